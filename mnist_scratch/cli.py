@@ -1,0 +1,70 @@
+"""The Typer app: one thin command each; errors become exit codes here and nowhere else."""
+
+import os
+import sys
+
+import click
+import typer
+import typer.core
+
+from mnist_scratch import __version__
+from mnist_scratch.commands import download
+from mnist_scratch.errors import MnistScratchError
+
+
+class GuardedGroup(typer.core.TyperGroup):
+    """A command group that turns the project's errors and Ctrl-C into one stderr line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MnistScratchError as e:
+            _fail(ctx, f"error: {e}", e.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted", 130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as e:  # noqa: BLE001 - last resort: one line, never a traceback with locals
+            if os.environ.get("MNIST_SCRATCH_DEBUG"):
+                raise
+            _fail(ctx, f"unexpected error: {type(e).__name__}: {e} (set MNIST_SCRATCH_DEBUG=1 for a traceback)", 1)
+
+
+def _fail(ctx: click.Context, message: str, code: int):
+    """Print one line on stderr and exit with code."""
+    click.echo(message.splitlines()[0] if message else "error", err=True)
+    ctx.exit(code)
+
+
+app = typer.Typer(
+    cls=GuardedGroup,
+    help="MNIST from scratch: verified data, a hand-written backward pass, gradient checks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"mnist-scratch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+):
+    """MNIST from scratch: verified data, a hand-written backward pass, gradient checks.
+
+    Start with `mnist-scratch download`, then `mnist-scratch train`.
+    """
+
+
+app.command("download")(download.download)
+
+
+def main():
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,17 @@
+"""Options shared by several commands."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir",
+        envvar="MNIST_SCRATCH_DATA",
+        help="Cache folder for the dataset (default: the per-user cache folder).",
+        show_default=False,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]

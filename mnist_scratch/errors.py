@@ -1,0 +1,41 @@
+"""The project's exception types; the CLI maps each to one stderr line and an exit code."""
+
+
+class MnistScratchError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(MnistScratchError):
+    """A bad option value or config: the user must change the command (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A config file or key that cannot be used."""
+
+
+class DataError(MnistScratchError):
+    """The dataset cannot be obtained or is not what it claims to be."""
+
+
+class FormatError(DataError):
+    """A file is malformed: bad idx header, bad pickle, bad archive, too large."""
+
+
+class DigestError(DataError):
+    """A file's bytes do not match the pinned digest."""
+
+
+class SourceError(DataError):
+    """Every source was tried and none served a verified dataset."""
+
+
+class TrainingError(MnistScratchError):
+    """Training cannot go on (for example a non-finite loss)."""
+
+
+class CheckpointError(MnistScratchError):
+    """A checkpoint is missing, corrupted, foreign or does not fit the model."""

@@ -1,0 +1,1 @@
+"""Rendering: the only place that imports rich. One module per command's report."""
