@@ -8,7 +8,7 @@ import typer
 import typer.core
 
 from mnist_scratch import __version__
-from mnist_scratch.commands import download
+from mnist_scratch.commands import download, evaluate, gradcheck, train
 from mnist_scratch.errors import MnistScratchError
 
 
@@ -63,6 +63,9 @@ def root(
 
 
 app.command("download")(download.download)
+app.command("gradcheck")(gradcheck.gradcheck)
+app.command("train")(train.train)
+app.command("evaluate")(evaluate.evaluate)
 
 
 def main():

@@ -17,7 +17,7 @@ else:  # pragma: no cover
 LOSSES = ("ce", "mse")
 SCHEDULES = ("constant", "onecycle", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
-ENGINES = ("manual", "autograd", "reference")
+ENGINES = ("manual", "autograd")
 
 
 @dataclass(frozen=True)
@@ -68,40 +68,52 @@ def parse_nh(value: "str | int | list | tuple") -> tuple[int, ...]:
 def _coerce(name: str, value: Any) -> Any:
     """Check one key's type and range; return the value in the field's type."""
     if name == "nh":
-        return parse_nh(value)
+        try:
+            return parse_nh(value)
+        except ConfigError as e:
+            raise ConfigError(str(e).removeprefix("nh ")) from None
     if name in ("epochs", "bs", "seed"):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"{name} must be an integer, got {value!r}")
+            raise ConfigError(f"must be an integer, got {value!r}")
         if name != "seed" and value <= 0:
-            raise ConfigError(f"{name} must be positive, got {value}")
+            raise ConfigError(f"must be positive, got {value}")
         if name == "seed" and value < 0:
-            raise ConfigError(f"seed must be non-negative, got {value}")
+            raise ConfigError(f"must be non-negative, got {value}")
         return value
     if name in ("lr", "momentum", "weight_decay"):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{name} must be a number, got {value!r}")
+            raise ConfigError(f"must be a number, got {value!r}")
         value = float(value)
         if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
-            raise ConfigError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {value}")
+            raise ConfigError(f"must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {value}")
         if name == "momentum" and value >= 1:
-            raise ConfigError(f"momentum must be below 1, got {value}")
+            raise ConfigError(f"must be below 1, got {value}")
         return value
     choices = {"loss": LOSSES, "lr_schedule": SCHEDULES, "device": DEVICES, "engine": ENGINES}[name]
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        raise ConfigError(f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
-def merge(base: TrainConfig, values: dict[str, Any], where: str) -> TrainConfig:
-    """base with values applied; unknown keys and wrong types raise ConfigError naming where."""
+def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None) -> TrainConfig:
+    """base with values applied; unknown keys and wrong types raise ConfigError naming the key and where.
+
+    where=None means the values are command-line flags, named as --flag in errors.
+    """
     names = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {where}")
-    try:
-        return dataclasses.replace(base, **{k: _coerce(k, v) for k, v in values.items()})
-    except ConfigError as e:
-        raise ConfigError(f"{e} (in {where})") from None
+        known = ", ".join(sorted(names))
+        keys = f"key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+        raise ConfigError(f"unknown {keys} in {where or 'the options'} (known keys: {known})")
+    out = {}
+    for k, v in values.items():
+        try:
+            out[k] = _coerce(k, v)
+        except ConfigError as e:
+            label = f"--{k.replace('_', '-')}" if where is None else f"{k} in {where}"
+            raise ConfigError(f"{label} {e}") from None
+    return dataclasses.replace(base, **out)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -122,4 +134,4 @@ def resolve(path: "Path | None", flags: dict[str, Any]) -> TrainConfig:
     cfg = TrainConfig()
     if path is not None:
         cfg = merge(cfg, read_toml(path), str(path))
-    return merge(cfg, {k: v for k, v in flags.items() if v is not None}, "command-line options")
+    return merge(cfg, {k: v for k, v in flags.items() if v is not None})

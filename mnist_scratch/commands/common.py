@@ -1,12 +1,12 @@
 """Options shared by several commands."""
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 DataDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--data-dir",
         envvar="MNIST_SCRATCH_DATA",

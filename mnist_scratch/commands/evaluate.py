@@ -1,0 +1,31 @@
+"""`mnist-scratch evaluate`: test-set figures of a trained run."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mnist_scratch.commands.common import DataDir, Json
+
+
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run folder or its model.safetensors.", show_default=False)],
+    data_dir: DataDir = None,
+    json_: Json = False,
+):
+    """Test loss and accuracy, per-class accuracy and the confusion matrix of a trained model.
+
+    The test split is used here and nowhere else. Example: mnist-scratch evaluate runs/20261122-190000-nh50-ce
+    """
+    from mnist_scratch import checkpoint
+    from mnist_scratch.data import load_dataset
+    from mnist_scratch.evaluation import evaluate_model, model_from
+    from mnist_scratch.report import evaluate as report
+
+    ckpt = checkpoint.load(run)
+    data = load_dataset(data_dir)
+    res = evaluate_model(model_from(ckpt), data.x_test, data.y_test, ckpt.cfg.loss)
+    if json_:
+        report.as_json(res, ckpt)
+    else:
+        report.show(res, ckpt)

@@ -1,0 +1,125 @@
+"""Training engines: one SGD step on a batch, by the hand-written backward pass or by autograd."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnist_scratch.config import TrainConfig
+from mnist_scratch.nn import Model
+
+
+def sgd_(p: torch.Tensor, g: torch.Tensor, buf: "torch.Tensor | None", lr: float, cfg: TrainConfig) -> None:
+    """torch.optim.SGD's update rule, in place: weight decay, momentum buffer, step."""
+    if cfg.weight_decay:
+        g = g.add(p, alpha=cfg.weight_decay)
+    if buf is not None:
+        g = buf.mul_(cfg.momentum).add_(g)
+    p.sub_(g, alpha=lr)
+
+
+class ManualEngine:
+    """Gradients from the hand-written backward rules of mnist_scratch.nn; no autograd anywhere."""
+
+    name = "manual"
+
+    def __init__(self, model: Model, cfg: TrainConfig):
+        self.model, self.cfg = model, cfg
+        self.bufs = {k: torch.zeros_like(p) for k, p in model.params()} if cfg.momentum else {}
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
+        """Forward, backward, update; returns the batch loss (before the update)."""
+        with torch.no_grad():
+            loss = self.model(xb, yb)
+            self.model.backward()
+            for k, p in self.model.params():
+                sgd_(p, p.g, self.bufs.get(k), lr, self.cfg)
+        return loss
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Model output for x."""
+        with torch.no_grad():
+            return self.model.predict(x)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Parameters and momentum buffers, named as in the checkpoint."""
+        d = dict(self.model.params())
+        d.update({f"momentum.{k}": v for k, v in self.bufs.items()})
+        return d
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy parameters (and momentum buffers when present) from state."""
+        with torch.no_grad():
+            for k, p in self.model.params():
+                p.copy_(state[k])
+            for k, v in self.bufs.items():
+                if f"momentum.{k}" in state:
+                    v.copy_(state[f"momentum.{k}"])
+
+
+class AutogradEngine:
+    """The identical model as nn.Linear layers trained by autograd and torch.optim.SGD: the parity twin."""
+
+    name = "autograd"
+
+    def __init__(self, model: Model, cfg: TrainConfig):
+        self.cfg, self.names = cfg, [k for k, _ in model.params()]
+        params = dict(model.params())
+        layers: list[nn.Module] = []
+        for i in range(len(self.names) // 2):
+            w = params[f"lin{i + 1}.w"]  # (n_in, n_out), the lesson's layout
+            lin = nn.Linear(w.shape[0], w.shape[1], dtype=w.dtype, device=w.device)
+            layers += [lin, nn.ReLU()]
+        self.net = nn.Sequential(*layers[:-1])
+        self.load_state(params)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+
+    def _loss(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        if self.cfg.loss == "mse":
+            return F.mse_loss(out.squeeze(-1), yb.to(out.dtype))
+        return F.cross_entropy(out, yb)
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
+        """Forward, loss.backward(), optimizer step; returns the batch loss."""
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.zero_grad(set_to_none=True)
+        loss = self._loss(self.net(xb), yb)
+        loss.backward()
+        self.opt.step()
+        return loss.detach()
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Model output for x."""
+        with torch.no_grad():
+            return self.net(x)
+
+    def _lins(self) -> list[nn.Linear]:
+        return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Parameters (and momentum buffers) in the manual engine's names and layout."""
+        d: dict[str, torch.Tensor] = {}
+        for i, lin in enumerate(self._lins(), 1):
+            d[f"lin{i}.w"], d[f"lin{i}.b"] = lin.weight.detach().T, lin.bias.detach()
+            for k, p, t in ((f"lin{i}.w", lin.weight, True), (f"lin{i}.b", lin.bias, False)):
+                buf = self.opt.state.get(p, {}).get("momentum_buffer") if hasattr(self, "opt") else None
+                if buf is not None:
+                    d[f"momentum.{k}"] = buf.T if t else buf
+        return d
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy parameters (and momentum buffers when present) from manual-layout state."""
+        with torch.no_grad():
+            for i, lin in enumerate(self._lins(), 1):
+                lin.weight.copy_(state[f"lin{i}.w"].T)
+                lin.bias.copy_(state[f"lin{i}.b"])
+        if hasattr(self, "opt") and self.cfg.momentum:
+            for i, lin in enumerate(self._lins(), 1):
+                for k, p, t in ((f"lin{i}.w", lin.weight, True), (f"lin{i}.b", lin.bias, False)):
+                    if f"momentum.{k}" in state:
+                        buf = state[f"momentum.{k}"]
+                        self.opt.state[p]["momentum_buffer"] = (buf.T if t else buf).clone()
+
+
+ENGINES = {"manual": ManualEngine, "autograd": AutogradEngine}

@@ -1,0 +1,98 @@
+"""Rendering for `train` and `evaluate`: live progress (fastprogress), epoch rows, summaries, JSON."""
+
+import sys
+from pathlib import Path
+
+from rich.table import Table
+
+from mnist_scratch.report.console import print_json, stdout
+from mnist_scratch.train import EpochStats, Hooks
+
+COLS = (("epoch", 5), ("train loss", 10), ("valid loss", 10), ("valid acc", 9), ("seconds", 7))
+
+
+def _table(header: bool) -> Table:
+    t = Table(show_header=header, show_edge=False, box=None, pad_edge=False, header_style="bold")
+    for name, width in COLS:
+        t.add_column(name, justify="right", width=width, min_width=width)
+    return t
+
+
+def _row(t: Table, s: EpochStats) -> None:
+    acc = f"{100 * s.valid_acc:.2f} %"
+    t.add_row(str(s.epoch), f"{s.train_loss:.4f}", f"{s.valid_loss:.4f}", acc, f"{s.seconds:.2f}")
+
+
+class TableHooks(Hooks):
+    """Prints one table row after each epoch, header first; optionally fastprogress bars with the running loss."""
+
+    def __init__(self, progress: bool):
+        self.console, self.progress = stdout(), progress and sys.stdout.isatty()
+        self.header_done, self.mb, self.pb, self.avg = False, None, None, None
+
+    def header(self) -> None:
+        if not self.header_done:
+            self.console.print(_table(True))
+            self.header_done = True
+
+    def epochs(self, it):
+        self.header()
+        if not self.progress:
+            return it
+        from fastprogress.fastprogress import master_bar
+
+        self.mb = master_bar(it)
+        return self.mb
+
+    def batches(self, it):
+        if not self.progress:
+            return it
+        from fastprogress.fastprogress import progress_bar
+
+        self.avg, self.pb = None, progress_bar(it, parent=self.mb, leave=False)
+        return self.pb
+
+    def batch_end(self, i: int, loss: float) -> None:
+        if self.pb is not None:
+            self.avg = loss if self.avg is None else 0.98 * self.avg + 0.02 * loss
+            if i % 20 == 0:
+                self.pb.comment = f"loss {self.avg:.4f}"
+
+    def epoch_end(self, stats: EpochStats, state: dict) -> None:
+        if self.progress:
+            sys.stdout.write("\r\033[K")
+        t = _table(False)
+        _row(t, stats)
+        self.console.print(t)
+
+
+def show_history(rows: list[EpochStats]) -> None:
+    """The whole per-epoch table at once (for a run that printed nothing live)."""
+    t = _table(True)
+    for s in rows:
+        _row(t, s)
+    stdout().print(t)
+
+
+def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bool, device: str) -> None:
+    """Best valid accuracy, total time, where results are."""
+    c = stdout()
+    if epochs:
+        best = max(epochs, key=lambda s: s.valid_acc)
+        c.print(f"best valid accuracy [bold]{100 * best.valid_acc:.2f} %[/] (epoch {best.epoch}); "
+                f"training {sum(s.seconds for s in epochs):.2f} s on {device}, {seconds:.2f} s in all")
+    if interrupted:
+        c.print("[yellow]interrupted:[/] stopped after the current batch; the checkpoint holds the last full epoch")
+    c.print(f"results in {out} (config.json, metrics.jsonl, model.safetensors)")
+
+
+def train_json(cfg: dict, epochs: list[EpochStats], ckpt: Path, interrupted: bool) -> None:
+    """The run as one JSON object on stdout."""
+    print_json({
+        "config": cfg,
+        "epochs": [{"epoch": s.epoch, "train_loss": s.train_loss, "valid_loss": s.valid_loss,
+                    "valid_acc": s.valid_acc, "seconds": s.seconds} for s in epochs],
+        "best_valid_acc": max((s.valid_acc for s in epochs), default=None),
+        "checkpoint": str(ckpt),
+        "interrupted": interrupted,
+    })

@@ -1,0 +1,148 @@
+"""A training run on disk: its folder, resolved config, per-epoch metrics (JSON lines) and checkpoint."""
+
+import contextlib
+import dataclasses
+import json
+import signal
+import time
+from pathlib import Path
+
+import torch
+
+from mnist_scratch import checkpoint
+from mnist_scratch.config import TrainConfig
+from mnist_scratch.errors import MnistScratchError, UsageError
+from mnist_scratch.train import EpochStats, Hooks
+
+METRICS = "metrics.jsonl"
+CONFIG = "config.json"
+
+
+def new_run_dir(root: Path, cfg: TrainConfig) -> Path:
+    """A fresh timestamped folder under root, named after the model."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-nh{'-'.join(map(str, cfg.nh))}-{cfg.loss}"
+    path, k = root / name, 1
+    while path.exists():
+        k += 1
+        path = root / f"{name}-{k}"
+    return path
+
+
+def resolve_device(name: str) -> torch.device:
+    """cpu, cuda or auto (cuda when available) -> a torch.device."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+class Recorder(Hooks):
+    """Writes each finished epoch to the run folder, then passes every call on to the display hooks."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, display: Hooks, fresh: bool):
+        self.out, self.cfg, self.mean, self.std, self.display = out, cfg, mean, std, display
+        self.stop = False
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            checkpoint.atomic_write(out / CONFIG, lambda p: p.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n"))
+            if fresh:
+                (out / METRICS).write_text("")
+        except OSError as e:
+            raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / checkpoint.WEIGHTS
+
+    def epochs(self, it):
+        return self.display.epochs(it)
+
+    def batches(self, it):
+        return self.display.batches(it)
+
+    def batch_end(self, i: int, loss: float) -> None:
+        self.display.batch_end(i, loss)
+
+    def epoch_end(self, stats: EpochStats, state: dict) -> None:
+        try:
+            checkpoint.save(self.checkpoint_path, state, self.cfg, stats.epoch, self.mean, self.std)
+            with open(self.out / METRICS, "a") as f:
+                f.write(json.dumps(dataclasses.asdict(stats)) + "\n")
+        except OSError as e:
+            raise MnistScratchError(f"cannot save the checkpoint in {self.out}: {e.strerror or e}") from None
+        self.display.epoch_end(stats, state)
+
+    def should_stop(self) -> bool:
+        return self.stop or self.display.should_stop()
+
+
+@contextlib.contextmanager
+def stop_on_sigint(rec: Recorder):
+    """While active, Ctrl-C asks the loop to stop after the current batch instead of killing it."""
+
+    def handler(signum, frame):
+        rec.stop = True
+
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (e.g. some test runners): leave Ctrl-C as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def read_metrics(out: Path) -> list[dict]:
+    """The per-epoch rows recorded in a run folder."""
+    path = out / METRICS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@dataclasses.dataclass
+class Run:
+    """A finished (or stopped) training run."""
+
+    cfg: TrainConfig
+    out: Path
+    device: str
+    epochs: list[EpochStats]
+    interrupted: bool
+    seconds: float
+
+
+def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
+    """UsageError when the checkpoint already holds every epoch cfg asks for, or the model would differ."""
+    if (cfg.nh, cfg.loss) != (ckpt.cfg.nh, ckpt.cfg.loss):
+        raise UsageError(f"{ckpt.path} holds a model with nh {ckpt.cfg.nh} and loss {ckpt.cfg.loss}; "
+                         "--nh and --loss cannot change on --resume")
+    if ckpt.epoch >= cfg.epochs:
+        raise UsageError(f"the run in {ckpt.path.parent} already finished {ckpt.epoch} of {cfg.epochs} epochs; "
+                         f"pass --epochs N (N > {ckpt.epoch}) to train further")
+
+
+def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoint.Checkpoint | None" = None) -> Run:
+    """Build the model from cfg (or the checkpoint), train it with the chosen engine, record every epoch in out."""
+    from mnist_scratch.engines import ENGINES
+    from mnist_scratch.nn import make_model
+    from mnist_scratch.train import fit
+
+    t0 = time.perf_counter()
+    device = data.x_train.device
+    model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    engine = ENGINES[cfg.engine](model, cfg)
+    start = 0
+    if ckpt is not None:
+        engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
+        start = ckpt.epoch
+        kept = [r for r in read_metrics(out) if r["epoch"] <= start]
+        (out / METRICS).write_text("".join(json.dumps(r) + "\n" for r in kept))
+    rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
+    with stop_on_sigint(rec):
+        res = fit(engine, data, cfg, rec, start_epoch=start)
+    return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0)

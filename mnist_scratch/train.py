@@ -1,0 +1,128 @@
+"""fit(): minibatch SGD over epochs with a learning-rate schedule; returns per-epoch stats. Pure: no I/O."""
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+
+from mnist_scratch.config import TrainConfig
+from mnist_scratch.errors import TrainingError
+
+
+@dataclass
+class EpochStats:
+    """One epoch's figures."""
+
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    valid_acc: float
+    seconds: float
+    lr: float
+
+
+@dataclass
+class FitResult:
+    """What fit() returns: the epochs it ran and whether a stop was asked for."""
+
+    epochs: list[EpochStats] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class Hooks:
+    """Progress callbacks; the default does nothing, so fit runs silently."""
+
+    def epochs(self, it: Iterable[int]) -> Iterable[int]:
+        return it
+
+    def batches(self, it: Iterable[int]) -> Iterable[int]:
+        return it
+
+    def batch_end(self, i: int, loss: float) -> None:
+        pass
+
+    def epoch_end(self, stats: EpochStats, state: dict) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+
+def lr_at(cfg: TrainConfig, t: float) -> float:
+    """Learning rate at fraction t in [0, 1] of the run."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
+    warm = 0.25  # onecycle: cosine warm-up from lr/25 to lr, then cosine annealing to about lr/1e4
+    if t < warm:
+        return cfg.lr / 25 + (cfg.lr - cfg.lr / 25) * 0.5 * (1 - math.cos(math.pi * t / warm))
+    return cfg.lr / 1e4 + (cfg.lr - cfg.lr / 1e4) * 0.5 * (1 + math.cos(math.pi * (t - warm) / (1 - warm)))
+
+
+def epoch_order(seed: int, epoch: int, n: int, device: "torch.device | str") -> torch.Tensor:
+    """The shuffle of epoch `epoch`: a function of (seed, epoch) alone, so a resumed run sees the same order."""
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=g).to(device)
+
+
+def metrics(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float, torch.Tensor]:
+    """Mean loss, accuracy and predicted classes of outputs `out` for labels `y`."""
+    if loss == "mse":
+        pred_v = out.squeeze(-1)
+        value = torch.mean((pred_v - y.to(out.dtype)) ** 2)
+        pred = pred_v.round().clamp(0, 9).long()
+    else:
+        value = torch.nn.functional.cross_entropy(out, y)
+        pred = out.argmax(-1)
+    return value.item(), (pred == y).float().mean().item(), pred
+
+
+def evaluate(engine, x: torch.Tensor, y: torch.Tensor, loss: str, bs: int = 5000) -> tuple[float, float]:
+    """Mean loss and accuracy of engine's model over (x, y), in chunks."""
+    outs = [engine.predict(x[i : i + bs]) for i in range(0, len(x), bs)]
+    value, acc, _ = metrics(torch.cat(outs), y, loss)
+    return value, acc
+
+
+def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoch: int = 0) -> FitResult:
+    """Train engine on data.x_train for epochs start_epoch..cfg.epochs-1; evaluate on valid after each."""
+    hooks = hooks or Hooks()
+    x, y = data.x_train, data.y_train
+    n = len(x)
+    nb = math.ceil(n / cfg.bs)
+    total = cfg.epochs * nb
+    res = FitResult()
+    for epoch in hooks.epochs(range(start_epoch, cfg.epochs)):
+        t0 = time.perf_counter()
+        order = epoch_order(cfg.seed, epoch, n, x.device)
+        loss_sum, lr = torch.zeros((), dtype=torch.float64, device=x.device), cfg.lr
+        for i in hooks.batches(range(nb)):
+            idx = order[i * cfg.bs : (i + 1) * cfg.bs]
+            lr = lr_at(cfg, (epoch * nb + i) / total)
+            loss = engine.step(x.index_select(0, idx), y.index_select(0, idx), lr)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"loss became {value} at epoch {epoch + 1}, batch {i + 1} (step {epoch * nb + i + 1}) "
+                    f"with lr {lr:.4g}: the learning rate is likely too high, try a smaller --lr"
+                )
+            loss_sum += value * len(idx)
+            hooks.batch_end(i, value)
+            if hooks.should_stop():
+                res.interrupted = True
+                return res
+        state = engine.state()
+        bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
+        if bad:
+            raise TrainingError(f"non-finite values in {', '.join(bad)} after epoch {epoch + 1}; try a smaller --lr")
+        valid_loss, valid_acc = evaluate(engine, data.x_valid, data.y_valid, cfg.loss)
+        stats = EpochStats(epoch + 1, loss_sum.item() / n, valid_loss, valid_acc, time.perf_counter() - t0, lr)
+        res.epochs.append(stats)
+        hooks.epoch_end(stats, state)
+        if hooks.should_stop():
+            res.interrupted = True
+            return res
+    return res
