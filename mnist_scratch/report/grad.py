@@ -1,0 +1,80 @@
+"""Report for `mnist-scratch gradcheck`: one table row per checked tensor, a summary line, or JSON."""
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+from mnist_scratch.gradcheck import GradCheck, GradRow
+from mnist_scratch.report.console import print_json, stdout
+
+
+def _num(v: float) -> str:
+    return f"{v:.2e}" if math.isfinite(v) else "—"
+
+
+def _finite(v: float) -> "float | None":
+    return v if math.isfinite(v) else None  # JSON has no inf/nan
+
+
+def _table(rows: list[GradRow], title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("tensor", "shape", "exact", "allclose", "max abs diff", "max rel diff", "entries", "result"):
+        t.add_column(col, justify="right" if col.startswith("max") or col == "entries" else "left")
+    for r in rows:
+        entries = f"{r.checked}" + (f" ({r.skipped} skipped)" if r.skipped else "")
+        t.add_row(
+            r.name,
+            "×".join(map(str, r.shape)),
+            "—" if r.exact is None else ("yes" if r.exact else "no"),
+            "yes" if r.allclose else "no",
+            _num(r.max_abs),
+            _num(r.max_rel),
+            entries,
+            ("[green]pass[/]" if r.ok else "[bold red]FAIL[/]") + (f" ({r.note})" if r.note else ""),
+        )
+    return t
+
+
+def render(check: GradCheck, meta: dict[str, Any]) -> None:
+    """Tables (manual vs autograd; vs finite differences when run) and one summary line."""
+    con = stdout()
+    setup = ", ".join(f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in meta.items())
+    ag = [r for r in check.rows if r.kind == "autograd"]
+    fd = [r for r in check.rows if r.kind == "fd"]
+    con.print(f"gradcheck: {setup}; loss {check.loss:.6g}")
+    con.print(_table(ag, f"manual .g vs autograd .grad ({check.dtype}, rtol {check.rtol:g}, atol {check.atol:g})"))
+    if fd:
+        title = (f"manual .g vs central differences (float64, h {check.h:g}, "
+                 f"rtol {check.fd_rtol:g}, atol {check.fd_atol:g})")
+        con.print(_table(fd, title))
+    bad = [f"{r.name} ({r.kind})" for r in check.rows if not r.ok]
+    worst = " ".join(
+        f"max rel diff {k} {_num(max(r.max_rel for r in rs))};" for k, rs in (("autograd", ag), ("fd", fd)) if rs
+    )
+    if check.ok:
+        con.print(f"[green]PASS[/]: all {len(check.rows)} checks agree; {worst.rstrip(';')}")
+    else:
+        con.print(f"[bold red]FAIL[/]: {len(bad)} of {len(check.rows)} checks disagree: {', '.join(bad)}")
+
+
+def render_json(check: GradCheck, meta: dict[str, Any]) -> None:
+    """One JSON object: ok, the setup, tolerances and one object per row."""
+    rows = [
+        {
+            "name": r.name,
+            "shape": list(r.shape),
+            "kind": r.kind,
+            "exact": r.exact,
+            "allclose": r.allclose,
+            "max_abs": _finite(r.max_abs),
+            "max_rel": _finite(r.max_rel),
+            "ok": r.ok,
+            "checked": r.checked,
+            "skipped": r.skipped,
+            "note": r.note,
+        }
+        for r in check.rows
+    ]
+    tol = {"rtol": check.rtol, "atol": check.atol, "fd_rtol": check.fd_rtol, "fd_atol": check.fd_atol, "h": check.h}
+    print_json({"ok": check.ok, **meta, "loss_value": _finite(check.loss), "tolerances": tol, "rows": rows})
