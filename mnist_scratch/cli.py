@@ -24,6 +24,8 @@ class GuardedGroup(typer.core.TyperGroup):
             _fail(ctx, "interrupted", 130)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except (typer.Exit, typer.Abort, typer.TyperException):  # typer >= 0.2x vendors click: its own classes
+            raise
         except Exception as e:  # noqa: BLE001 - last resort: one line, never a traceback with locals
             if os.environ.get("MNIST_SCRATCH_DEBUG"):
                 raise
