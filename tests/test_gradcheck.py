@@ -160,6 +160,11 @@ def run(*args, **env):
     return CliRunner().invoke(app, ["gradcheck", *args], env={"COLUMNS": "200", **env})
 
 
+def test_cli_help_has_an_example():
+    res = run("--help")
+    assert res.exit_code == 0 and "Example: mnist-scratch gradcheck" in res.stdout
+
+
 def test_cli_synthetic_table_passes():
     res = run("--synthetic", "--nh", "100,50", "--bs", "16")
     assert res.exit_code == 0, res.output
@@ -184,6 +189,7 @@ def test_cli_exits_1_on_a_broken_rule(monkeypatch):
     monkeypatch.setattr(Relu, "bwd", broken_relu)
     res = run("--synthetic")
     assert res.exit_code == 1 and "FAIL" in res.stdout and "lin1.w" in res.stdout
+    assert res.stderr == ""  # exit 1 is the verdict, not an error
     res = run("--synthetic", "--json")
     assert res.exit_code == 1 and json.loads(res.stdout)["ok"] is False
 
