@@ -8,7 +8,7 @@ import typer
 import typer.core
 
 from mnist_scratch import __version__
-from mnist_scratch.commands import download, evaluate, gradcheck, train
+from mnist_scratch.commands import download, evaluate, gradcheck, init, matmul, train
 from mnist_scratch.errors import MnistScratchError
 
 
@@ -68,6 +68,8 @@ app.command("download")(download.download)
 app.command("gradcheck")(gradcheck.gradcheck)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
+app.command("matmul")(matmul.matmul)
+app.command("init")(init.init)
 
 
 def main():

@@ -1,0 +1,38 @@
+"""`mnist-scratch init`: why He init, shown as activation statistics through a deep ReLU stack."""
+
+from typing import Annotated
+
+import typer
+
+from mnist_scratch.commands.common import DataDir, Json
+from mnist_scratch.commands.lesson_inputs import Seed, Synthetic, lesson_images
+from mnist_scratch.errors import UsageError
+
+N_IMAGES = 10_000  # the validation set
+
+
+def init(
+    depth: Annotated[int, typer.Option("--depth", help="Number of linear+ReLU layers (1..100).")] = 8,
+    nh: Annotated[int, typer.Option("--nh", help="Width of every layer (1..4096).")] = 50,
+    synthetic: Synthetic = False,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    json: Json = False,
+):
+    """Mean and std of the activations after each layer of a deep ReLU stack, for five initializations.
+
+    Runs the 10,000 normalized validation images through DEPTH layers of relu(x @ w), w of width NH,
+    drawn with plain randn, randn/sqrt(n_in), He (the project's), torch's kaiming_normal_ (mode fan_out,
+    which fits the lesson's (n_in, n_out) layout) and He with the lesson's relu(x) - 0.5.
+
+    Example: mnist-scratch init --depth 8 --nh 50
+    """
+    if not 1 <= depth <= 100:
+        raise UsageError(f"--depth must be between 1 and 100, got {depth}")
+    if not 1 <= nh <= 4096:
+        raise UsageError(f"--nh must be between 1 and 4096, got {nh}")
+    from mnist_scratch.initstats import run_init
+    from mnist_scratch.report import init as report
+
+    x, source = lesson_images(data_dir, synthetic=synthetic, split="valid", n=N_IMAGES, seed=seed)
+    report.render(run_init(x, depth=depth, nh=nh, seed=seed, source=source), as_json=json)

@@ -1,0 +1,41 @@
+"""`mnist-scratch matmul`: the lesson's matrix multiplications, three loops to torch, timed and checked."""
+
+from typing import Annotated
+
+import typer
+
+from mnist_scratch.commands.common import DataDir, Json
+from mnist_scratch.commands.lesson_inputs import Seed, Synthetic, lesson_images
+from mnist_scratch.errors import MnistScratchError, UsageError
+
+MAX_ROWS = 1000  # the three-loop version takes about 0.1 s a row
+
+
+def matmul(
+    rows: Annotated[int, typer.Option("--rows", help=f"Training images to multiply (1..{MAX_ROWS}).")] = 5,
+    synthetic: Synthetic = False,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    json: Json = False,
+):
+    """Time matrix multiplication from three Python loops to torch's @, each checked against torch.
+
+    Multiplies the first ROWS normalized training images (ROWS x 784) by a random 784 x 10 weight matrix,
+    as the lesson does, and also computes the lesson's Frobenius-norm exercise element-wise.
+
+    Example: mnist-scratch matmul --rows 5
+    """
+    if not 1 <= rows <= MAX_ROWS:
+        raise UsageError(f"--rows must be between 1 and {MAX_ROWS}, got {rows}")
+    import torch
+
+    from mnist_scratch.matmul import run_matmul
+    from mnist_scratch.report import matmul as report
+
+    x, source = lesson_images(data_dir, synthetic=synthetic, split="train", n=rows, seed=seed)
+    w = torch.randn(784, 10, generator=torch.Generator().manual_seed(seed))  # (784, 10)
+    result = run_matmul(x, w, source=source)
+    report.render(result, as_json=json)
+    bad = [r.name for r in result.rows if not r.ok]
+    if bad:
+        raise MnistScratchError(f"disagrees with torch beyond rtol 1e-3, atol 1e-5: {', '.join(bad)}")

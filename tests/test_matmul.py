@@ -1,0 +1,116 @@
+"""The lesson's matmul versions agree with torch; the timer picks its repeats; the command's output."""
+
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from mnist_scratch import matmul as mm
+from mnist_scratch import timing
+from mnist_scratch.cli import app
+
+LOOPY = [fn for _, fn in mm.VERSIONS]
+
+
+def test_known_product():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    b = torch.tensor([[7.0, 8.0, 9.0], [10.0, 11.0, 12.0]])
+    want = torch.tensor([[27.0, 30.0, 33.0], [61.0, 68.0, 75.0], [95.0, 106.0, 117.0]])
+    for name, fn in mm.VERSIONS:
+        assert torch.equal(fn(a, b), want), name
+
+
+@settings(max_examples=25, deadline=None)
+@given(ar=st.integers(1, 5), ac=st.integers(1, 12), bc=st.integers(1, 6), seed=st.integers(0, 2**31))
+def test_versions_agree_with_torch_on_random_shapes(ar, ac, bc, seed):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(ar, ac, generator=g, dtype=torch.float64)
+    b = torch.randn(ac, bc, generator=g, dtype=torch.float64)
+    ref = a @ b
+    for name, fn in mm.VERSIONS:
+        out = fn(a, b)
+        assert out.shape == (ar, bc) and out.dtype == torch.float64, name
+        torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12, msg=name)
+
+
+def test_float32_on_the_lesson_shape_is_near():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 784, generator=g), torch.randn(784, 10, generator=g)
+    for name, fn in mm.VERSIONS[1:]:  # the loop version is covered above; it is slow at 784
+        assert mm.near(fn(a, b), a @ b), name
+
+
+def test_near_rejects_other_values_and_shapes():
+    a = torch.ones(2, 3)
+    assert mm.near(a, a + 1e-6)
+    assert not mm.near(a, a + 1e-2)
+    assert not mm.near(a, torch.ones(3, 2))
+
+
+def test_frobenius_norm_of_the_lesson_matrix():
+    m = torch.tensor([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]])
+    assert round(mm.frobenius(m).item(), 4) == 16.8819
+    assert mm.near(mm.frobenius(m), torch.linalg.matrix_norm(m))
+
+
+class FakeClock:
+    """A clock that each call of the timed function advances by dt."""
+
+    def __init__(self, dt):
+        self.t, self.dt, self.calls = 0.0, dt, 0
+
+    def __call__(self):
+        return self.t
+
+    def fn(self):
+        self.t += self.dt
+        self.calls += 1
+        return "result"
+
+
+def test_timer_runs_a_slow_function_a_few_times():
+    c = FakeClock(0.4)
+    result, t = timing.time_call(c.fn, budget=1.0, clock=c)
+    assert result == "result"
+    assert c.calls == 3 and t.samples == 3 and t.number == 1  # 0.4 + 0.4 + 0.4 >= 1 s
+    assert t.seconds == pytest.approx(0.4) and t.best == pytest.approx(0.4)
+
+
+def test_timer_batches_a_fast_function():
+    c = FakeClock(1e-4)
+    _, t = timing.time_call(c.fn, budget=1.0, min_sample=2e-3, max_samples=50, clock=c)
+    assert t.number == 32  # doubled until 32 calls last 3.2 ms >= 2 ms
+    assert t.samples == 50
+    assert t.seconds == pytest.approx(1e-4)
+    assert c.calls == 1 + (1 + 2 + 4 + 8 + 16 + 32) + 50 * 32  # warm-up, calibration, samples
+
+
+def test_run_matmul_flags_a_wrong_version():
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(2, 6, generator=g), torch.randn(6, 3, generator=g)
+    versions = (("three loops", mm.matmul_loops), ("off by one", lambda a, b: a @ b + 1), ("torch @", mm.matmul_torch))
+    r = mm.run_matmul(a, b, source="test", budget=0.01, versions=versions)
+    assert [x.ok for x in r.rows] == [True, False, True]
+    assert r.rows[1].max_abs_diff == pytest.approx(1.0)
+    assert r.rows[0].speedup == 1.0
+    assert r.frobenius_ok
+
+
+def test_command_json_synthetic():
+    res = CliRunner().invoke(app, ["matmul", "--synthetic", "--rows", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [r["name"] for r in doc["rows"]] == [name for name, _ in mm.VERSIONS]
+    assert all(r["ok"] and r["seconds"] > 0 and r["speedup"] > 0 for r in doc["rows"])
+    assert doc["shape_a"] == [1, 784] and doc["shape_b"] == [784, 10]
+    assert round(doc["frobenius"]["value"], 4) == 16.8819
+
+
+@pytest.mark.parametrize("rows", ["0", "1001", "-3"])
+def test_command_rejects_bad_rows(rows):
+    res = CliRunner().invoke(app, ["matmul", "--synthetic", "--rows", rows])
+    assert res.exit_code == 2
+    assert res.stderr.strip().count("\n") == 0 and "--rows" in res.stderr
