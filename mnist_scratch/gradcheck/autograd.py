@@ -1,11 +1,11 @@
-"""The hand-written gradients checked against autograd (every tensor) and finite differences (sampled entries)."""
+"""Manual `.g` against autograd's `.grad` on every tensor: the rows, the twin model, the comparison."""
 
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from mnist_scratch.nn import Lin, Model, Relu, make_model
+from mnist_scratch.nn import Lin, Model
 
 # allclose(manual, autograd): |manual - autograd| <= atol * max(1, max|autograd|) + rtol * |autograd| entry by entry.
 # float32: rtol ~100 ulp of relative room; float64: 1e-10 is ~450,000 ulp, enough for sums of thousands of terms
@@ -91,7 +91,7 @@ def autograd_grads(model: Model, x: Tensor, targ: Tensor) -> dict[str, "Tensor |
     return {n: t.grad for n, t in ref.params() + ref.intermediates()}
 
 
-def _diffs(a: Tensor, b: Tensor) -> tuple[float, float]:
+def diffs(a: Tensor, b: Tensor) -> tuple[float, float]:
     """max |a - b| and that relative to max |b|."""
     max_abs = (a - b).abs().max().item()
     scale = b.abs().max().item()
@@ -104,94 +104,6 @@ def compare(name: str, g: "Tensor | None", ref: "Tensor | None", *, rtol: float,
     if g is None or ref is None or g.shape != ref.shape:
         note = "no manual gradient" if g is None else "no autograd gradient" if ref is None else "shape differs"
         return GradRow(name, shape, "autograd", False, False, float("inf"), float("inf"), False, 0, note=note)
-    max_abs, max_rel = _diffs(g, ref)
+    max_abs, max_rel = diffs(g, ref)
     close = torch.allclose(g, ref, rtol=rtol, atol=atol * max(1.0, ref.abs().max().item()))
     return GradRow(name, shape, "autograd", torch.equal(g, ref), close, max_abs, max_rel, close, g.numel())
-
-
-def _relu_sides(model: Model) -> list[Tensor]:
-    """Which side of 0 every ReLU input of the last forward lies on."""
-    return [l.args[0] > 0 for l in model.layers if isinstance(l, Relu)]
-
-
-def _same(a: list[Tensor], b: list[Tensor]) -> bool:
-    return all(torch.equal(s, t) for s, t in zip(a, b, strict=True))
-
-
-def fd_rows(
-    model: Model, x: Tensor, targ: Tensor, *, generator: torch.Generator, samples: int, h: float = FD_H
-) -> list[GradRow]:
-    """Central differences in float64 on up to `samples` random entries of every parameter vs the manual `.g`.
-
-    An entry is skipped (and another drawn) when stepping it by ±h flips the side of some ReLU input: the loss is
-    not differentiable across that kink, so the difference quotient means nothing there.
-    """
-    m, x = twin(model, dtype=torch.float64), x.to(torch.float64)
-    rows = []
-    with torch.no_grad():
-        m(x, targ)
-        m.backward()
-        base = _relu_sides(m)
-        for name, p in m.params():
-            flat, gflat = p.view(-1), p.g.reshape(-1)
-            num, ana, skipped = [], [], 0
-            for i in torch.randperm(p.numel(), generator=generator).tolist():
-                if len(num) == samples:
-                    break
-                orig = flat[i].item()
-                flat[i] = orig + h
-                fp, side_p = m(x, targ).item(), _relu_sides(m)
-                flat[i] = orig - h
-                fm, side_m = m(x, targ).item(), _relu_sides(m)
-                flat[i] = orig
-                if not (_same(side_p, base) and _same(side_m, base)):
-                    skipped += 1
-                    continue
-                num.append((fp - fm) / (2 * h))
-                ana.append(gflat[i].item())
-            rows.append(_fd_row(name, tuple(p.shape), torch.tensor(ana), torch.tensor(num), skipped))
-    return rows
-
-
-def _fd_row(name: str, shape: tuple[int, ...], ana: Tensor, num: Tensor, skipped: int) -> GradRow:
-    """One fd row: analytical vs numerical at FD_RTOL / FD_ATOL (as torch.autograd.gradcheck)."""
-    if ana.numel() == 0:
-        return GradRow(name, shape, "fd", None, False, float("inf"), float("inf"), False, 0, skipped, "no entry")
-    max_abs, max_rel = _diffs(ana, num)
-    close = torch.allclose(ana, num, rtol=FD_RTOL, atol=FD_ATOL)
-    return GradRow(name, shape, "fd", None, close, max_abs, max_rel, close, ana.numel(), skipped)
-
-
-def synthetic_batch(bs: int, *, generator: torch.Generator, n_in: int = 784) -> tuple[Tensor, Tensor]:
-    """Random normalized-looking inputs (bs, n_in) and labels 0..9 (bs,): no dataset needed."""
-    return torch.randn(bs, n_in, generator=generator), torch.randint(0, 10, (bs,), generator=generator)
-
-
-def sample_batch(x: Tensor, y: Tensor, bs: int, *, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """bs random rows of (x, y)."""
-    idx = torch.randperm(x.shape[0], generator=generator)[:bs].to(x.device)
-    return x[idx], y[idx]
-
-
-def gradcheck(
-    x: Tensor,
-    targ: Tensor,
-    *,
-    nh: tuple[int, ...],
-    loss: str,
-    seed: int,
-    dtype: torch.dtype = torch.float32,
-    fd: bool = False,
-    samples: int = 20,
-) -> GradCheck:
-    """Build the model (perturbed so no rule hides behind zeros) and check every gradient of one batch."""
-    g = torch.Generator().manual_seed(seed)
-    model = make_model(nh, loss, generator=g, dtype=dtype, device=x.device, n_in=x.shape[1])
-    perturb(model, g)
-    x, (rtol, atol) = x.to(dtype), TOLERANCES[dtype]
-    loss_value, man = manual_grads(model, x, targ)
-    ref = autograd_grads(model, x, targ)
-    rows = [compare(n, man[n], ref.get(n), rtol=rtol, atol=atol) for n in man]
-    if fd:
-        rows += fd_rows(model, x, targ, generator=g, samples=samples)
-    return GradCheck(rows, loss_value, str(dtype).removeprefix("torch."), rtol, atol)

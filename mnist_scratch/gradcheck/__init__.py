@@ -1,0 +1,75 @@
+"""The hand-written gradients checked against autograd (every tensor) and finite differences (sampled entries)."""
+
+import torch
+from torch import Tensor
+
+from mnist_scratch.gradcheck.autograd import (
+    FD_ATOL,
+    FD_H,
+    FD_RTOL,
+    TOLERANCES,
+    GradCheck,
+    GradRow,
+    autograd_grads,
+    compare,
+    diffs,
+    manual_grads,
+    perturb,
+    twin,
+)
+from mnist_scratch.gradcheck.finitediff import fd_rows
+from mnist_scratch.nn import make_model
+
+__all__ = [
+    "FD_ATOL",
+    "FD_H",
+    "FD_RTOL",
+    "TOLERANCES",
+    "GradCheck",
+    "GradRow",
+    "autograd_grads",
+    "compare",
+    "diffs",
+    "fd_rows",
+    "gradcheck",
+    "manual_grads",
+    "perturb",
+    "sample_batch",
+    "synthetic_batch",
+    "twin",
+]
+
+
+def synthetic_batch(bs: int, *, generator: torch.Generator, n_in: int = 784) -> tuple[Tensor, Tensor]:
+    """Random normalized-looking inputs (bs, n_in) and labels 0..9 (bs,): no dataset needed."""
+    return torch.randn(bs, n_in, generator=generator), torch.randint(0, 10, (bs,), generator=generator)
+
+
+def sample_batch(x: Tensor, y: Tensor, bs: int, *, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """bs random rows of (x, y)."""
+    idx = torch.randperm(x.shape[0], generator=generator)[:bs].to(x.device)
+    return x[idx], y[idx]
+
+
+def gradcheck(
+    x: Tensor,
+    targ: Tensor,
+    *,
+    nh: tuple[int, ...],
+    loss: str,
+    seed: int,
+    dtype: torch.dtype = torch.float32,
+    fd: bool = False,
+    samples: int = 20,
+) -> GradCheck:
+    """Build the model (perturbed so no rule hides behind zeros) and check every gradient of one batch."""
+    g = torch.Generator().manual_seed(seed)
+    model = make_model(nh, loss, generator=g, dtype=dtype, device=x.device, n_in=x.shape[1])
+    perturb(model, g)
+    x, (rtol, atol) = x.to(dtype), TOLERANCES[dtype]
+    loss_value, man = manual_grads(model, x, targ)
+    ref = autograd_grads(model, x, targ)
+    rows = [compare(n, man[n], ref.get(n), rtol=rtol, atol=atol) for n in man]
+    if fd:
+        rows += fd_rows(model, x, targ, generator=g, samples=samples)
+    return GradCheck(rows, loss_value, str(dtype).removeprefix("torch."), rtol, atol)
