@@ -8,7 +8,7 @@ import typer
 import typer.core
 
 from mnist_scratch import __version__
-from mnist_scratch.commands import download, evaluate, gradcheck, init, matmul, train
+from mnist_scratch.commands import download, evaluate, gradcheck, init, matmul, show, train
 from mnist_scratch.errors import MnistScratchError
 
 
@@ -70,6 +70,7 @@ app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
 app.command("matmul")(matmul.matmul)
 app.command("init")(init.init)
+app.command("show")(show.show)
 
 
 def main():
