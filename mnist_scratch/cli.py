@@ -3,7 +3,6 @@
 import os
 import sys
 
-import click
 import typer
 import typer.core
 
@@ -15,16 +14,14 @@ from mnist_scratch.errors import MnistScratchError
 class GuardedGroup(typer.core.TyperGroup):
     """A command group that turns the project's errors and Ctrl-C into one stderr line and an exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except MnistScratchError as e:
             _fail(ctx, f"error: {e}", e.exit_code)
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-            raise
-        except (typer.Exit, typer.Abort, typer.TyperException):  # typer >= 0.2x vendors click: its own classes
+        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
             raise
         except Exception as e:  # noqa: BLE001 - last resort: one line, never a traceback with locals
             if os.environ.get("MNIST_SCRATCH_DEBUG"):
@@ -32,9 +29,9 @@ class GuardedGroup(typer.core.TyperGroup):
             _fail(ctx, f"unexpected error: {type(e).__name__}: {e} (set MNIST_SCRATCH_DEBUG=1 for a traceback)", 1)
 
 
-def _fail(ctx: click.Context, message: str, code: int):
+def _fail(ctx: typer.Context, message: str, code: int):
     """Print one line on stderr and exit with code."""
-    click.echo(message.splitlines()[0] if message else "error", err=True)
+    typer.echo(message.splitlines()[0] if message else "error", err=True)
     ctx.exit(code)
 
 
