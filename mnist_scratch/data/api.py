@@ -1,0 +1,134 @@
+"""load_dataset / prepare_dataset: from the cache when intact, else fetch, verify, cache, normalize."""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from mnist_scratch.data.cache import Cache, Slot, Stored, cache_root, disk_errors
+from mnist_scratch.data.check import FileFact
+from mnist_scratch.data.pins import OFFICIAL, Net, Pins
+from mnist_scratch.data.split import Dataset, histograms, make_dataset, split_stats
+from mnist_scratch.data.transfer import Progress, matches
+from mnist_scratch.errors import DataError, UsageError
+
+SOURCES = ("auto", "web", "index", "local")
+
+
+@dataclass
+class DataReport:
+    """What `download` reports: where the data came from, each file's digest, the split and its stats."""
+
+    source: str  # "web", "index" or "local" (the source that served the cached copy, when cached)
+    origin: str  # URL or path it came from
+    verified: bool  # official MNIST (every digest matched); False: a custom dataset
+    cached: bool  # True when this run read the cache without fetching
+    data_dir: str
+    files: list[FileFact]
+    split: dict[str, int]
+    stats: dict[str, float]  # mean/std before normalizing; train_/valid_ mean/std after
+    attempts: list = field(default_factory=list)  # sources.Attempt tried and failed before success
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict (keys: source, files, split, stats, and the rest)."""
+        return asdict(self)
+
+
+def load_dataset(data_dir: Path | None = None, *, device="cpu", download: bool = True, source: str = "auto",
+                 from_path: Path | None = None, progress: Progress | None = None, index_url: str | None = None,
+                 pins: Pins = OFFICIAL) -> Dataset:
+    """The normalized canonical split: from the cache when present, else fetched (see prepare_dataset)."""
+    return prepare_dataset(data_dir, device=device, download=download, source=source, from_path=from_path,
+                           progress=progress, index_url=index_url, pins=pins)[0]
+
+
+def prepare_dataset(data_dir: Path | None = None, *, device="cpu", download: bool = True, source: str = "auto",
+                    from_path: Path | Sequence[Path] | None = None, progress: Progress | None = None,
+                    index_url: str | None = None, force: bool = False, verify_raw: bool = False,
+                    pins: Pins = OFFICIAL, net: Net | None = None) -> tuple[Dataset, DataReport]:
+    """The dataset and its report. force: rebuild the processed file; verify_raw: re-hash cached raw files."""
+    if source not in SOURCES:
+        raise UsageError(f"--source must be one of {', '.join(SOURCES)}, not {source!r}")
+    if source == "local" and from_path is None:
+        raise UsageError("--source local needs --from PATH")
+    if from_path is not None and source not in ("auto", "local"):
+        raise UsageError(f"--from reads local files; it cannot be combined with --source {source}")
+    net = Net(index_url=index_url) if net is None else net
+    cache = Cache(cache_root(data_dir))
+    if from_path is not None:
+        return _local(cache, from_path, pins, force, device)
+    slot = cache.slot()
+    why = "forced"
+    if not force:
+        stored, why = slot.load(pins)
+        if stored is not None and (not verify_raw or _raw_intact(cache, stored)):
+            return _result(cache, stored, pins, device, cached=True)
+    if not download:
+        raise DataError(f"no intact dataset in {cache.root} ({why}); run `mnist-scratch download` first")
+    from mnist_scratch.data.sources import Fetcher
+
+    with cache.locked():
+        if not force:  # another process may have finished while this one waited for the lock
+            stored, _ = slot.load(pins)
+            if stored is not None and (not verify_raw or _raw_intact(cache, stored)):
+                return _result(cache, stored, pins, device, cached=True)
+        fetcher = Fetcher(cache.raw, pins, net, progress)
+        with disk_errors(cache.root):
+            fetched = fetcher.fetch(source)
+        stored = _store(slot, fetched, pins)
+    return _result(cache, stored, pins, device, cached=False, attempts=fetcher.attempts)
+
+
+def _local(cache: Cache, from_path, pins: Pins, force: bool, device) -> tuple[Dataset, DataReport]:
+    """--from PATH: official files go to the main slot, others to a custom slot of their own."""
+    from mnist_scratch.data.local import read_local, scan_local
+
+    found = scan_local(from_path, pins)
+    slot = cache.slot(None if found.verified else found.key)
+    if not force:
+        stored, _ = slot.load(pins)
+        if stored is not None and (found.verified or stored.manifest.get("files") == _facts_json(found.files)):
+            return _result(cache, stored, pins, device, cached=True)
+    with cache.locked():
+        stored = _store(slot, read_local(found, pins), pins)
+    return _result(cache, stored, pins, device, cached=False)
+
+
+def _store(slot: Slot, fetched, pins: Pins) -> Stored:
+    """Histogram the split and write it with its manifest."""
+    images = torch.from_numpy(fetched.canonical.images)
+    hist_train, hist_valid = histograms(images, pins.n_train, pins.n_valid)
+    tensors = {"images": images, "labels": torch.from_numpy(fetched.canonical.labels),
+               "hist_train": hist_train, "hist_valid": hist_valid}
+    manifest = {"source": fetched.source, "origin": fetched.origin, "files": _facts_json(fetched.files),
+                "verified": all(f.verified for f in fetched.files), "raw": _facts_json(fetched.raw),
+                "split": {"train": pins.n_train, "valid": pins.n_valid, "test": pins.n_test}}
+    return slot.save(tensors, manifest)
+
+
+def _raw_intact(cache: Cache, stored: Stored) -> bool:
+    """Every raw file the manifest lists is either absent or still hashes to its digest."""
+    for f in stored.manifest.get("raw", []):
+        path = cache.raw / f["name"]
+        if path.exists() and not matches(path, f["digest"]):
+            return False
+    return True
+
+
+def _facts_json(files: list[FileFact]) -> list[dict]:
+    """FileFacts as plain dicts."""
+    return [asdict(f) for f in files]
+
+
+def _result(cache: Cache, stored: Stored, pins: Pins, device, *, cached: bool,
+            attempts=()) -> tuple[Dataset, DataReport]:
+    """Normalize the stored split and describe it."""
+    t, m = stored.tensors, stored.manifest
+    mean, std, stats = split_stats(t["hist_train"], t["hist_valid"])
+    ds = make_dataset(t["images"], t["labels"], pins.n_train, pins.n_valid, mean, std,
+                      verified=bool(m["verified"]), source=m["source"], device=device)
+    files = [FileFact(f["name"], f["digest"], bool(f["verified"])) for f in m["files"]]
+    report = DataReport(m["source"], m["origin"], bool(m["verified"]), cached, str(cache.root), files,
+                        dict(m["split"]), stats, list(attempts))
+    return ds, report

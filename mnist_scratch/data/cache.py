@@ -1,0 +1,183 @@
+"""The per-user cache: raw verified files, one processed split that cannot run code, atomic writes, a lock."""
+
+import errno
+import hashlib
+import json
+import math
+import mmap
+import os
+import struct
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import save as st_save
+
+from mnist_scratch.data.pins import Pins
+from mnist_scratch.errors import DataError
+
+ENV = "MNIST_SCRATCH_DATA"
+FORMAT = 1
+LOCK_TIMEOUT = 900.0
+
+
+def cache_root(data_dir: Path | str | None = None) -> Path:
+    """--data-dir, else $MNIST_SCRATCH_DATA, else the per-user cache folder of this platform."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV]).expanduser()
+    import platformdirs
+
+    return platformdirs.user_cache_path("mnist-scratch")
+
+
+@contextmanager
+def disk_errors(folder: Path) -> Iterator[None]:
+    """Turn a full, read-only or misplaced cache folder into one clear DataError."""
+    try:
+        yield
+    except OSError as e:
+        hint = "choose another folder with --data-dir or MNIST_SCRATCH_DATA"
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DataError(f"no space left in the cache folder {folder} ({e.strerror}); free some or {hint}") from None
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise DataError(f"cache folder {folder} is not writable ({e.strerror}); {hint}") from None
+        if e.errno in (errno.ENOTDIR, errno.EEXIST):
+            raise DataError(f"cache folder {folder} is not a folder ({e.strerror}); {hint}") from None
+        raise
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write data to a temp file in path's folder, fsync, then rename over path; no partial file is left."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+_ST_DTYPES = {"U8": torch.uint8, "I64": torch.int64}
+
+
+def read_safetensors(buf) -> dict[str, torch.Tensor] | None:
+    """Zero-copy tensors from a safetensors buffer (uint8/int64 only); None unless every entry is consistent."""
+    try:
+        (n,) = struct.unpack("<Q", buf[:8])
+        if n > 1 << 20:
+            return None
+        header = json.loads(bytes(buf[8 : 8 + n]))
+        base, size, out = 8 + n, len(buf) - 8 - n, {}
+        for name, e in header.items():
+            if name == "__metadata__":
+                continue
+            dtype, shape, (begin, end) = _ST_DTYPES[e["dtype"]], [int(d) for d in e["shape"]], e["data_offsets"]
+            itemsize = torch.empty((), dtype=dtype).element_size()
+            if not (0 <= begin <= end <= size and end - begin == math.prod(shape) * itemsize):
+                return None
+            count = (end - begin) // itemsize
+            flat = torch.frombuffer(buf, dtype=dtype, count=count, offset=base + begin) if count else \
+                torch.empty(0, dtype=dtype)
+            out[name] = flat.view(shape)
+        return out
+    except (ValueError, KeyError, TypeError, struct.error, AttributeError, RuntimeError):
+        return None
+
+
+@dataclass
+class Stored:
+    """A processed split read back from the cache and checked."""
+
+    tensors: dict[str, torch.Tensor]  # images (N, 784) u8, labels (N,) u8, hist_train, hist_valid (256,) i64
+    manifest: dict
+
+
+class Slot:
+    """One cached dataset: canonical.safetensors plus manifest.json (its digest, source and files)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.processed = folder / "canonical.safetensors"
+        self.manifest = folder / "manifest.json"
+
+    def load(self, pins: Pins) -> tuple[Stored | None, str]:
+        """The stored split when present and intact, else (None, why not)."""
+        try:
+            manifest = json.loads(self.manifest.read_text())
+            with open(self.processed, "rb") as f:  # mapped, not copied: hashed and read from the same bytes
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        except FileNotFoundError:
+            return None, "not cached"
+        except (OSError, ValueError) as e:
+            return None, f"unreadable cache ({type(e).__name__})"
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            return None, "unknown cache format"
+        if manifest.get("processed") != "sha256:" + hashlib.sha256(mm).hexdigest():
+            return None, f"{self.processed.name} does not match its recorded digest (corrupted)"
+        split = {"train": pins.n_train, "valid": pins.n_valid, "test": pins.n_test}
+        if manifest.get("split") != split:
+            return None, "cached split has other sizes"
+        t = read_safetensors(mm)
+        if t is None:
+            return None, f"{self.processed.name} is unreadable"
+        n = pins.n_rows
+        want = {"images": ((n, 784), torch.uint8), "labels": ((n,), torch.uint8),
+                "hist_train": ((256,), torch.int64), "hist_valid": ((256,), torch.int64)}
+        if any(k not in t or (tuple(t[k].shape), t[k].dtype) != v for k, v in want.items()):
+            return None, f"{self.processed.name} holds unexpected tensors"
+        return Stored(t, manifest), "cached"
+
+    def save(self, tensors: dict[str, torch.Tensor], manifest: dict) -> Stored:
+        """Write the processed file, then the manifest naming its digest (each atomically)."""
+        with disk_errors(self.folder):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            data = st_save(tensors)
+            manifest = {**manifest, "format": FORMAT, "processed": "sha256:" + hashlib.sha256(data).hexdigest()}
+            atomic_write(self.processed, data)
+            atomic_write(self.manifest, json.dumps(manifest, indent=1).encode())
+        return Stored(tensors, manifest)
+
+
+class Cache:
+    """The cache folder: raw/ (downloads), mnist/ (official), custom/<key>/ (other datasets), .lock."""
+
+    def __init__(self, root: Path):
+        self.root, self.raw = root, root / "raw"
+
+    def slot(self, key: str | None = None) -> Slot:
+        """The official dataset's slot, or a custom dataset's, kept apart."""
+        return Slot(self.root / "mnist") if key is None else Slot(self.root / "custom" / key)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the cache's lock (another process waits), after sweeping temp files a crash left."""
+        from filelock import FileLock, Timeout
+
+        with disk_errors(self.root):
+            self.raw.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(self.root / ".lock", timeout=LOCK_TIMEOUT)
+            try:
+                lock.acquire()
+            except Timeout:
+                raise DataError(f"another process holds {self.root / '.lock'} for over {LOCK_TIMEOUT:.0f} s") from None
+        try:
+            self._sweep()
+            yield
+        finally:
+            lock.release()
+
+    def _sweep(self) -> None:
+        """Remove temp files of interrupted writes (only ever done while holding the lock)."""
+        for pattern in ("raw/tmp*", "raw/.tmp-*", "mnist/.tmp-*", "custom/*/.tmp-*"):
+            for p in self.root.glob(pattern):
+                with suppress(OSError):
+                    p.unlink()

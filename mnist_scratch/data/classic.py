@@ -1,0 +1,97 @@
+"""The classic Python-2 `mnist.pkl.gz`, read through an unpickler that can only build numeric arrays."""
+
+import io
+import pickle
+
+import numpy as np
+
+from mnist_scratch.errors import FormatError
+
+try:  # numpy >= 2
+    from numpy._core.multiarray import _reconstruct as _np_reconstruct
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core.multiarray import _reconstruct as _np_reconstruct
+
+_DTYPES = {f"{k}{n}" for k in "iuf" for n in (1, 2, 4, 8)} | {"b1"}
+
+
+class _NdarrayMarker:
+    """Stands in for numpy.ndarray: only _reconstruct may use it, calling it builds nothing."""
+
+
+_NDARRAY = _NdarrayMarker()
+
+
+def _reconstruct(subtype, shape, typecode):
+    """numpy's array constructor, limited to the empty array numpy itself pickles."""
+    if subtype is not _NDARRAY or tuple(shape) != (0,) or typecode not in ("b", b"b"):
+        raise FormatError("pickle: unexpected array constructor arguments")
+    return _np_reconstruct(np.ndarray, (0,), b"b")
+
+
+def _dtype(obj, align=False, copy=False):
+    """numpy.dtype, limited to plain numeric types."""
+    if not isinstance(obj, str) or obj not in _DTYPES:
+        raise FormatError(f"pickle: dtype {obj!r} is not a plain numeric type")
+    return np.dtype(obj, bool(align), bool(copy))
+
+
+# exactly the names DESIGN.md §1 allows (numpy 1 and numpy 2 spellings of _reconstruct)
+ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _dtype,
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the allow-listed numpy names."""
+
+    def find_class(self, module, name):
+        """Refuse every global outside ALLOWED, so the pickle cannot call anything else."""
+        obj = ALLOWED.get((module, name))
+        if obj is None:
+            raise FormatError(f"pickle names {module}.{name}, which is not allowed (only numpy arrays)")
+        return obj
+
+
+def restricted_loads(data: bytes, name: str = "pickle"):
+    """Unpickle Python-2 era bytes (latin1 strings) allowing only numeric numpy arrays."""
+    try:
+        return RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except FormatError as e:
+        raise FormatError(f"{name}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any malformed pickle is a format error
+        raise FormatError(f"{name}: not a valid pickle ({type(e).__name__}: {str(e)[:80]})") from None
+
+
+def classic_splits(obj, n_train: int, n_valid: int, n_test: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check the ((x, y), (x, y), (x, y)) layout and return uint8 images (N, 784) and labels (N,)."""
+    if not (isinstance(obj, tuple | list) and len(obj) == 3):
+        raise FormatError(f"{name}: expected ((x_train, y_train), (x_valid, y_valid), (x_test, y_test))")
+    xs, ys = [], []
+    for part, pair, rows in zip(("train", "valid", "test"), obj, (n_train, n_valid, n_test), strict=True):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise FormatError(f"{name}: {part} is not an (x, y) pair")
+        x, y = pair
+        if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.shape == (rows, 784)):
+            raise FormatError(f"{name}: {part} images must be float32 ({rows}, 784), got {_describe(x)}")
+        if not (isinstance(y, np.ndarray) and y.dtype.kind in "iu" and y.shape == (rows,)):
+            raise FormatError(f"{name}: {part} labels must be integers ({rows},), got {_describe(y)}")
+        if rows and (y.min() < 0 or y.max() > 9):
+            raise FormatError(f"{name}: {part} labels outside 0..9")
+        scaled = x * np.float32(256)  # exact for byte / 256 values
+        u8 = scaled.astype(np.uint8)
+        if rows and (x.min() < 0 or x.max() >= 1 or not np.array_equal(u8, scaled)):
+            raise FormatError(f"{name}: {part} pixels are not bytes / 256 in [0, 1)")
+        xs.append(u8)
+        ys.append(y.astype(np.uint8))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _describe(a) -> str:
+    """A short description of what was found instead."""
+    if isinstance(a, np.ndarray):
+        return f"{a.dtype} {a.shape}"
+    return type(a).__name__
