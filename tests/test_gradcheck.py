@@ -39,6 +39,13 @@ def test_correct_rules_pass_every_tensor(loss, nh, dtype):
     assert worst <= (1e-6 if dtype == torch.float32 else 1e-12)
 
 
+def test_one_seed_checks_one_model_in_either_dtype():
+    x, targ = batch()
+    a = gc.gradcheck(x, targ, nh=(20,), loss="ce", seed=5, dtype=torch.float32)
+    b = gc.gradcheck(x, targ, nh=(20,), loss="ce", seed=5, dtype=torch.float64)
+    assert b.dtype == "float64" and a.loss == pytest.approx(b.loss, rel=1e-6)
+
+
 def test_large_mse_gradients_do_not_fail_on_float32_rounding():
     x, targ = batch(bs=7, seed=0)  # MSE gradients ~10 here: entries that cancel round to ~2e-7 absolute
     assert gc.gradcheck(x, targ, nh=(50,), loss="mse", seed=42, dtype=torch.float32).ok
