@@ -103,6 +103,7 @@ class MatmulResult:
     shape_a: tuple[int, int]
     shape_b: tuple[int, int]
     source: str
+    threads: int
     rows: list[MatmulRow]
     frobenius_matrix: list[list[float]]
     frobenius: float
@@ -124,7 +125,7 @@ def run_matmul(a: Tensor, b: Tensor, *, source: str, budget: float = 1.0,
     m = torch.arange(1.0, 10.0).reshape(3, 3)
     fro = frobenius(m)
     return MatmulResult(
-        shape_a=tuple(a.shape), shape_b=tuple(b.shape), source=source, rows=rows,
+        shape_a=tuple(a.shape), shape_b=tuple(b.shape), source=source, threads=torch.get_num_threads(), rows=rows,
         frobenius_matrix=m.tolist(), frobenius=fro.item(),
         frobenius_ok=near(fro, torch.linalg.matrix_norm(m)),
     )

@@ -2,8 +2,23 @@
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+import torch
+
+
+@contextmanager
+def threads(n: "int | None") -> Iterator[int]:
+    """Run the block with torch using n intra-op threads (None: as it is); restore the count afterwards."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,24 @@ def test_command_json_synthetic():
     assert round(doc["frobenius"]["value"], 4) == 16.8819
 
 
-@pytest.mark.parametrize("rows", ["0", "1001", "-3"])
-def test_command_rejects_bad_rows(rows):
-    res = CliRunner().invoke(app, ["matmul", "--synthetic", "--rows", rows])
+def test_command_threads_are_used_and_restored():
+    before = torch.get_num_threads()
+    res = CliRunner().invoke(app, ["matmul", "--synthetic", "--rows", "1", "--threads", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["threads"] == 1
+    assert torch.get_num_threads() == before
+
+
+def test_threads_context_restores_after_an_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), timing.threads(1) as n:
+        assert n == 1 and torch.get_num_threads() == 1
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("args", [["--rows", "0"], ["--rows", "1001"], ["--rows", "-3"], ["--threads", "0"]])
+def test_command_rejects_bad_options(args):
+    res = CliRunner().invoke(app, ["matmul", "--synthetic", *args])
     assert res.exit_code == 2
-    assert res.stderr.strip().count("\n") == 0 and "--rows" in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and args[0] in res.stderr

@@ -37,7 +37,7 @@ def to_dict(r: MatmulResult) -> dict:
     """The JSON form: shapes, source, one entry per version, the Frobenius exercise."""
     lesson_shape = r.shape_a == (5, 784) and r.shape_b == (784, 10)
     return {
-        "shape_a": list(r.shape_a), "shape_b": list(r.shape_b), "source": r.source,
+        "shape_a": list(r.shape_a), "shape_b": list(r.shape_b), "source": r.source, "threads": r.threads,
         "rows": [{"name": x.name, "seconds": x.seconds, "best": x.best, "calls": x.calls,
                   "speedup": x.speedup, "ok": x.ok,
                   "max_abs_diff": x.max_abs_diff if math.isfinite(x.max_abs_diff) else None,
@@ -54,7 +54,8 @@ def render(r: MatmulResult, as_json: bool = False) -> None:
         return
     lesson_shape = r.shape_a == (5, 784) and r.shape_b == (784, 10)
     a, b = r.shape_a, r.shape_b
-    t = Table(title=f"{a[0]}×{a[1]} @ {b[0]}×{b[1]}, {r.source}", title_justify="left", header_style="bold",
+    title = f"{a[0]}×{a[1]} @ {b[0]}×{b[1]}, {r.source}, {r.threads} torch thread{'s' * (r.threads != 1)}"
+    t = Table(title=title, title_justify="left", header_style="bold",
               box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column("version", no_wrap=True)
     t.add_column("median", justify="right", no_wrap=True)
