@@ -77,6 +77,12 @@ def test_half_blocks_hold_two_pixel_rows():
     assert str(coloured[0].spans[0].style) == "rgb(255,255,255) on rgb(0,0,0)"
 
 
+@pytest.mark.parametrize("c,d,want", [(0.9996, 1, "99.9%"), (1.0, 1, "100.0%"), (0.12345, 1, "12.3%"),
+                                      (0.999, 0, "99%"), (0.5, 0, "50%"), (0.29, 1, "29.0%")])
+def test_confidence_is_rounded_down(c, d, want):
+    assert report.fmt_conf(c, d) == want
+
+
 def render(grid, width=80, cols=None) -> list[str]:
     buf = StringIO()
     report.render(grid, cols, console=Console(file=buf, width=width, color_system=None))

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from mnist_scratch.errors import UsageError
+from mnist_scratch.report.show import fmt_conf
 
 DPI = 100
 DIGIT_INCHES = (1.0, 1.3)  # width, height of one digit's cell (image + title)
@@ -56,7 +57,7 @@ def plot_digits(grid, path: Path, cols: "int | None" = None) -> tuple[int, int]:
         title = f"#{d.index}: {d.label}"
         colour = "black"
         if d.pred is not None:
-            conf = "" if d.confidence is None else f" {100 * d.confidence:.0f}%"
+            conf = "" if d.confidence is None else f" {fmt_conf(d.confidence, 0)}"
             title += f"\npred {d.pred}{conf}"
             colour = "green" if d.pred == d.label else "red"
         ax.set_title(title, fontsize=8, color=colour)

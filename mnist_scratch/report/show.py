@@ -1,5 +1,7 @@
 """Rendering for `show`: digits drawn with half blocks (two pixel rows per line), labels, predictions."""
 
+import math
+
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
@@ -9,6 +11,12 @@ from mnist_scratch.report.console import print_json, stdout
 
 GAP = 2  # spaces between digits
 WIDTH = 28
+
+
+def fmt_conf(c: float, decimals: int = 1) -> str:
+    """A probability as a percentage rounded down, so 0.9996 reads 99.9%, never a wrong 100.0%."""
+    scale = 10**decimals
+    return f"{math.floor(c * 100 * scale + 1e-6) / scale:.{decimals}f}%"
 
 
 def _grey(v: float) -> str:
@@ -35,7 +43,7 @@ def label_lines(d: Digit, split: str, with_pred: bool) -> list[Text]:
     """'valid #3: 7' and, with a model, 'pred 7  99.1%' in green (right) or red (wrong)."""
     lines = [Text(f"{split} #{d.index}: {d.label}"[:WIDTH])]
     if with_pred:
-        conf = "" if d.confidence is None else f"  {100 * d.confidence:.1f}%"
+        conf = "" if d.confidence is None else f"  {fmt_conf(d.confidence)}"
         lines.append(Text(f"pred {d.pred}{conf}"[:WIDTH], style="green" if d.pred == d.label else "bold red"))
     return lines
 
