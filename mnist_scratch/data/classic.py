@@ -1,6 +1,7 @@
 """The classic Python-2 `mnist.pkl.gz`, read through an unpickler that can only build numeric arrays."""
 
 import io
+import math
 import pickle
 
 import numpy as np
@@ -45,8 +46,26 @@ ALLOWED = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the allow-listed numpy names."""
+def _check_state(inst, state) -> None:
+    """BUILD may only set the state numpy itself writes for a plain dtype or array (nothing crafted)."""
+    if isinstance(inst, np.dtype):
+        ok = (isinstance(state, tuple) and len(state) == 8 and state[0] == 3 and state[1] in ("<", ">", "|", "=")
+              and state[2:] == (None, None, None, -1, -1, 0))
+    elif isinstance(inst, np.ndarray):
+        ok = (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and isinstance(state[1], tuple)
+              and all(type(d) is int and d >= 0 for d in state[1]) and isinstance(state[2], np.dtype)
+              and state[2].kind in "biuf" and isinstance(state[3], bool) and isinstance(state[4], str | bytes)
+              and len(state[4]) == math.prod(state[1]) * state[2].itemsize)
+    else:
+        ok = False
+    if not ok:
+        raise FormatError(f"pickle: unexpected state for {type(inst).__name__}")
+
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """An unpickler that resolves only the allow-listed numpy names and checks every BUILD state."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module, name):
         """Refuse every global outside ALLOWED, so the pickle cannot call anything else."""
@@ -54,6 +73,13 @@ class RestrictedUnpickler(pickle.Unpickler):
         if obj is None:
             raise FormatError(f"pickle names {module}.{name}, which is not allowed (only numpy arrays)")
         return obj
+
+    def load_build(self):
+        """BUILD, after checking the state it would set."""
+        _check_state(self.stack[-2], self.stack[-1])
+        pickle._Unpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def restricted_loads(data: bytes, name: str = "pickle"):
