@@ -18,7 +18,8 @@ def _finite(v: float) -> "float | None":
 
 
 def _table(rows: list[GradRow], title: str) -> Table:
-    t = Table(title=title, title_justify="left")
+    t = Table(title=title, title_justify="left", caption="max rel diff = max |a − b| / max |b| over the tensor",
+              caption_justify="left")
     for col in ("tensor", "shape", "exact", "allclose", "max abs diff", "max rel diff", "entries", "result"):
         t.add_column(col, justify="right" if col.startswith("max") or col == "entries" else "left")
     for r in rows:
