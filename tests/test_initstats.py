@@ -94,7 +94,17 @@ def test_command_table_synthetic():
     assert "explodes" in res.stdout and "torch fan_out" in res.stdout
 
 
-@pytest.mark.parametrize("args", [["--depth", "0"], ["--depth", "101"], ["--nh", "0"]])
+@pytest.mark.parametrize("args", [["--depth", "0"], ["--depth", "101"], ["--nh", "0"], ["--nh", "1025"]])
 def test_command_rejects_bad_sizes(args):
     res = CliRunner().invoke(app, ["init", "--synthetic", *args])
     assert res.exit_code == 2 and res.stderr.strip().count("\n") == 0
+
+
+def test_json_form_survives_overflow():
+    from mnist_scratch.initstats import InitStats, LayerStat, SchemeStats
+    from mnist_scratch.report.init import to_dict
+
+    s = SchemeStats("randn", "", [LayerStat(0, 0.0, 1.0), LayerStat(1, math.inf, math.nan)], math.nan, "explodes")
+    doc = json.loads(json.dumps(to_dict(InitStats("t", 1, 1, 2, 0, [s])), allow_nan=False))
+    assert doc["schemes"][0]["layers"][1] == {"layer": 1, "mean": None, "std": None}
+    assert doc["schemes"][0]["ratio"] is None

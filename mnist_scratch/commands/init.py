@@ -13,7 +13,7 @@ N_IMAGES = 10_000  # the validation set
 
 def init(
     depth: Annotated[int, typer.Option("--depth", help="Number of linear+ReLU layers (1..100).")] = 8,
-    nh: Annotated[int, typer.Option("--nh", help="Width of every layer (1..4096).")] = 50,
+    nh: Annotated[int, typer.Option("--nh", help="Width of every layer (1..1024).")] = 50,
     synthetic: Synthetic = False,
     seed: Seed = 0,
     data_dir: DataDir = None,
@@ -29,8 +29,8 @@ def init(
     """
     if not 1 <= depth <= 100:
         raise UsageError(f"--depth must be between 1 and 100, got {depth}")
-    if not 1 <= nh <= 4096:
-        raise UsageError(f"--nh must be between 1 and 4096, got {nh}")
+    if not 1 <= nh <= 1024:
+        raise UsageError(f"--nh must be between 1 and 1024, got {nh}")
     from mnist_scratch.initstats import run_init
     from mnist_scratch.report import init as report
 
