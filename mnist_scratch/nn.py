@@ -21,6 +21,7 @@ class Module:
         return self.out
 
     def forward(self, *args) -> Tensor:
+        """The layer's output from its inputs."""
         raise NotImplementedError
 
     def backward(self, inp_g: bool = True):
@@ -28,6 +29,7 @@ class Module:
         self.bwd(self.out, *self.args, inp_g=inp_g)
 
     def bwd(self, out: Tensor, *args, inp_g: bool = True):
+        """The backward rule: from out.g to the inputs' (and parameters') .g."""
         raise NotImplementedError
 
 
