@@ -130,3 +130,29 @@ def test_command_rejects_bad_options(args):
     res = CliRunner().invoke(app, ["matmul", "--synthetic", *args])
     assert res.exit_code == 2
     assert res.stderr.strip().count("\n") == 0 and args[0] in res.stderr
+
+
+def test_command_uses_the_dataset_rows(monkeypatch):
+    from mnist_scratch.data import Dataset
+
+    x = torch.randn(8, 784, generator=torch.Generator().manual_seed(5))
+    y = torch.arange(8) % 10
+    seen = []
+    monkeypatch.setattr("mnist_scratch.data.load_dataset",
+                        lambda *a, **k: seen.append(a) or Dataset(x, y, x, y, x, y, 0.13, 0.31, True, "test"))
+    res = CliRunner().invoke(app, ["matmul", "--rows", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert seen and doc["source"] == "x_train[:2], normalized" and doc["shape_a"] == [2, 784]
+
+
+def test_command_without_a_dataset_suggests_synthetic(monkeypatch):
+    from mnist_scratch.errors import DataError
+
+    def missing(*a, **k):
+        raise DataError("no intact dataset in /nowhere (not cached)")
+
+    monkeypatch.setattr("mnist_scratch.data.load_dataset", missing)
+    res = CliRunner().invoke(app, ["matmul"])
+    assert res.exit_code == 1 and res.stderr.count("\n") == 1
+    assert "not cached" in res.stderr and "--synthetic" in res.stderr
