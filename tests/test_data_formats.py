@@ -20,6 +20,7 @@ from mnist_scratch.errors import FormatError
 IDX_DTYPES = [np.uint8, np.int8, np.dtype(">i2"), np.dtype(">i4"), np.dtype(">f4"), np.dtype(">f8")]
 
 
+@settings(deadline=None)
 @given(hnp.arrays(st.sampled_from(IDX_DTYPES), hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5)))
 def test_idx_round_trip(arr):
     back = parse_idx(write_idx(arr))
@@ -27,7 +28,7 @@ def test_idx_round_trip(arr):
     assert back.tobytes() == arr.astype(back.dtype).tobytes()
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_idx_any_bytes_give_an_array_or_format_error(data):
     try:
@@ -37,6 +38,7 @@ def test_idx_any_bytes_give_an_array_or_format_error(data):
     assert isinstance(arr, np.ndarray)
 
 
+@settings(deadline=None)
 @given(st.binary(min_size=4, max_size=64), st.integers(1, 4))
 def test_idx_fuzzed_headers_only_format_error(payload, ndim):
     dims = struct.unpack(f">{ndim}I", (payload * 8)[: 4 * ndim])
@@ -96,7 +98,7 @@ def test_truncated_gzip(cut):
         gunzip(blob[:cut], cap=1 << 20)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_gunzip_any_bytes_only_format_error(data):
     try:
@@ -156,7 +158,7 @@ def test_archive_symlink_and_duplicate_members(tmp_path):
         extract_members(_tar(tmp_path, [a, b], [b"ab", b"cd"]), {"k": "want"}, member_cap=100, total_cap=1 << 16)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=400))
 def test_archive_any_bytes_only_format_error(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "f.tar.gz"

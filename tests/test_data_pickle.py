@@ -84,7 +84,7 @@ def test_structure_checks(mutate):
         check_splits(obj, N_TRAIN, N_VALID, N_TEST, "p")
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_only_format_error(data):
     try:
@@ -96,7 +96,7 @@ def test_any_bytes_only_format_error(data):
 _VALID = py2_pickle(classic_splits(make_arrays(6, 2)))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.integers(0, len(_VALID) - 1), st.integers(0, 255))
 def test_one_flipped_byte_gives_a_value_or_format_error(pos, value):
     data = bytearray(_VALID)

@@ -64,9 +64,8 @@ def split_stats(hist_train: Tensor, hist_valid: Tensor) -> tuple[float, float, d
 def make_dataset(images: Tensor, labels: Tensor, n_train: int, n_valid: int, mean: float, std: float, *,
                  verified: bool, source: str, device="cpu") -> Dataset:
     """Normalize uint8 images (N, 784) with the given train stats and cut the canonical split."""
-    x = normalize(images, *scale_shift(mean, std))  # (N, 784)
-    y = labels.long()  # (N,)
-    cuts = (n_train, n_valid, x.shape[0] - n_train - n_valid)
-    xs = [t.to(device) for t in x.split(cuts)]
-    ys = [t.to(device) for t in y.split(cuts)]
+    a, b = scale_shift(mean, std)
+    cuts = (n_train, n_valid, images.shape[0] - n_train - n_valid)
+    xs = [normalize(u8, a, b).to(device) for u8 in images.split(cuts)]  # separate tensors, not views of one
+    ys = [y.long().to(device) for y in labels.split(cuts)]
     return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], mean, std, verified, source)
