@@ -8,7 +8,7 @@ import typer
 import typer.core
 
 from mnist_scratch import __version__
-from mnist_scratch.commands import download, evaluate, gradcheck, init, matmul, show, train
+from mnist_scratch.commands import bench, download, evaluate, gradcheck, init, matmul, show, train
 from mnist_scratch.errors import MnistScratchError
 
 
@@ -71,6 +71,7 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("matmul")(matmul.matmul)
 app.command("init")(init.init)
 app.command("show")(show.show)
+app.command("bench")(bench.bench)
 
 
 def main():

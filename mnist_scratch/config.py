@@ -17,7 +17,7 @@ else:  # pragma: no cover
 LOSSES = ("ce", "mse")
 SCHEDULES = ("constant", "onecycle", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
-ENGINES = ("manual", "autograd")
+ENGINES = ("manual", "reference", "autograd")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import torch
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 
+SYNC_EVERY = 50  # off the CPU, read the batch losses back every this many steps: a sync per step would stall
+
 
 @dataclass
 class EpochStats:
@@ -48,6 +50,11 @@ class Hooks:
 
     def should_stop(self) -> bool:
         return False
+
+
+def sync_every(device: "torch.device | str") -> int:
+    """Steps between reading the losses back: every step on the CPU (cheap), else every SYNC_EVERY (one sync)."""
+    return 1 if torch.device(device).type == "cpu" else SYNC_EVERY
 
 
 def lr_at(cfg: TrainConfig, t: float) -> float:
@@ -95,22 +102,30 @@ def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoc
     nb = math.ceil(n / cfg.bs)
     total = cfg.epochs * nb
     res = FitResult()
+    xbuf, ybuf = x.new_empty((cfg.bs, *x.shape[1:])), y.new_empty(cfg.bs)  # batches gathered into these
+    every = sync_every(x.device)
     for epoch in hooks.epochs(range(start_epoch, cfg.epochs)):
         t0 = time.perf_counter()
-        order = epoch_order(cfg.seed, epoch, n, x.device)
-        loss_sum, lr = torch.zeros((), dtype=torch.float64, device=x.device), cfg.lr
+        batches = epoch_order(cfg.seed, epoch, n, x.device).split(cfg.bs)
+        loss_sum, lr, pending = 0.0, cfg.lr, []
         for i in hooks.batches(range(nb)):
-            idx = order[i * cfg.bs : (i + 1) * cfg.bs]
+            idx = batches[i]
+            xb, yb = (xbuf, ybuf) if len(idx) == cfg.bs else (xbuf[: len(idx)], ybuf[: len(idx)])
             lr = lr_at(cfg, (epoch * nb + i) / total)
-            loss = engine.step(x.index_select(0, idx), y.index_select(0, idx), lr)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise TrainingError(
-                    f"loss became {value} at epoch {epoch + 1}, batch {i + 1} (step {epoch * nb + i + 1}) "
-                    f"with lr {lr:.4g}: the learning rate is likely too high, try a smaller --lr"
-                )
-            loss_sum += value * len(idx)
-            hooks.batch_end(i, value)
+            torch.index_select(x, 0, idx, out=xb), torch.index_select(y, 0, idx, out=yb)
+            pending.append(engine.step(xb, yb, lr))
+            if len(pending) == every or i == nb - 1:  # read the losses back: one device sync for the lot
+                values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).tolist()
+                for j, value in enumerate(values, i + 1 - len(values)):
+                    if not math.isfinite(value):
+                        raise TrainingError(
+                            f"loss became {value} at epoch {epoch + 1}, batch {j + 1} (step {epoch * nb + j + 1}) "
+                            f"with lr {lr_at(cfg, (epoch * nb + j) / total):.4g}: "
+                            "the learning rate is likely too high, try a smaller --lr"
+                        )
+                    loss_sum += value * len(batches[j])
+                    hooks.batch_end(j, value)
+                pending.clear()
             if hooks.should_stop():
                 res.interrupted = True
                 return res
@@ -119,7 +134,7 @@ def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoc
         if bad:
             raise TrainingError(f"non-finite values in {', '.join(bad)} after epoch {epoch + 1}; try a smaller --lr")
         valid_loss, valid_acc = evaluate(engine, data.x_valid, data.y_valid, cfg.loss)
-        stats = EpochStats(epoch + 1, loss_sum.item() / n, valid_loss, valid_acc, time.perf_counter() - t0, lr)
+        stats = EpochStats(epoch + 1, loss_sum / n, valid_loss, valid_acc, time.perf_counter() - t0, lr)
         res.epochs.append(stats)
         hooks.epoch_end(stats, state)
         if hooks.should_stop():

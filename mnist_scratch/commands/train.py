@@ -20,7 +20,7 @@ def train(
     lr_schedule: Annotated[str | None, typer.Option(help="constant, onecycle or cosine. [default: constant]")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the init and of the shuffles. [default: 42]")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto. [default: cpu]")] = None,
-    engine: Annotated[str | None, typer.Option(help="manual (hand-written backward) or autograd (the twin).")] = None,
+    engine: Annotated[str | None, typer.Option(help="manual (fused), reference (nn.py) or autograd.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/<time>-<model>]")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its checkpoint.")] = None,
     data_dir: DataDir = None,

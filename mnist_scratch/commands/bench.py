@@ -1,0 +1,47 @@
+"""`mnist-scratch bench`: the manual engine's training speed beside PyTorch autograd and the GEMM floor."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mnist_scratch.commands.common import DataDir, Json
+
+DEFAULT_CONFIG = Path("configs/default.toml")
+
+
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="One tiny setting and a few steps (a smoke test).")] = False,
+    repeats: Annotated[int, typer.Option(min=1, help="Interleaved repeats per engine.")] = 5,
+    steps: Annotated[int | None, typer.Option(min=1, help="Timed steps per repeat. [default: one epoch]")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads. [default: torch's default]")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    extras: Annotated[bool, typer.Option(help="Also time data loading, --help and a default training run.")] = True,
+    train_config: Annotated[Path, typer.Option(help="Config of the timed training run.")] = DEFAULT_CONFIG,
+    data_dir: DataDir = None,
+    json_: Json = False,
+):
+    """Time training epochs of the manual engine, PyTorch autograd and the GEMM floor, interleaved; print ratios.
+
+    Example: mnist-scratch bench --repeats 5
+    """
+    import torch
+
+    from mnist_scratch.bench import run_bench
+    from mnist_scratch.benchsteps import QUICK, SETTINGS
+    from mnist_scratch.errors import UsageError
+    from mnist_scratch.report import bench as report
+    from mnist_scratch.report.console import stderr
+    from mnist_scratch.runs import resolve_device
+
+    if device not in ("cpu", "cuda", "auto"):
+        raise UsageError(f"--device must be cpu, cuda or auto, got {device!r}")
+    dev = resolve_device(device)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    err = stderr()
+    res = run_bench(QUICK if quick else SETTINGS, steps=steps or (20 if quick else None), repeats=repeats,
+                    device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
+                    synthetic_rows=5_000 if quick else 50_000,
+                    note=lambda s: err.print(f"[dim]{s}…[/]"))
+    report.as_json(res) if json_ else report.show(res)

@@ -1,0 +1,70 @@
+"""Rendering for `bench`: the speed table per setting, the extras, and the JSON object."""
+
+from rich.table import Table
+
+from mnist_scratch.bench import BenchResult
+from mnist_scratch.benchsteps import Case
+from mnist_scratch.report.console import print_json, stdout
+
+ENGINES = (("manual", "manual (fast.py)"), ("autograd", "autograd, plain loop"), ("twin", "autograd, fit's loop"),
+           ("reference", "reference (nn.py)"), ("floor", "GEMM floor"))
+
+
+NOTE = ("[dim]autograd: nn.Linear/nn.ReLU, F.cross_entropy, torch.optim.SGD; the plain loop batches with x\\[idx] "
+        "as a PyTorch user writes it, fit's loop (twin) gathers into reused buffers as manual and reference do. "
+        "steps: timed steps per repeat / steps in an epoch; times are scaled to an epoch. GFLOP/s: the step's matmul "
+        "FLOPs over its time. floor: the step's matmuls alone, each in its faster orientation, on the same shapes in "
+        "the same run; floor / manual is the share of that GEMM throughput reached.[/]")
+
+
+def show(res: BenchResult) -> None:
+    """The conditions, the speed table, the ratios and the extras, on stdout."""
+    c = stdout()
+    c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
+            f"{res.repeats} interleaved repeats after a warm-up; data: {res.data}")
+    t = Table(title="seconds per epoch", header_style="bold")
+    for col in ("setting", "engine", "median", "min", "max", "GFLOP/s"):
+        t.add_column(col, justify="left" if col in ("setting", "engine") else "right")
+    for case in res.cases:
+        for i, (k, label) in enumerate(ENGINES):
+            tm = case.timings[k]
+            name = {0: case.setting.name, 1: f"[dim]{case.steps}/{case.epoch_steps} steps[/]"}.get(i, "")
+            t.add_row(name, label, f"{tm.median:.3f}", f"{tm.min:.3f}", f"{tm.max:.3f}", f"{case.gflops(k):.0f}",
+                      end_section=i == len(ENGINES) - 1)
+    c.print(t)
+    r = Table(title="ratios of the medians", header_style="bold")
+    for col in ("setting", "manual / autograd", "manual / twin", "floor / manual", "reference / twin"):
+        r.add_column(col, justify="left" if col == "setting" else "right")
+    for case in res.cases:
+        r.add_row(case.setting.name, f"[bold]{case.ratio('manual', 'autograd'):.2f}[/]",
+                  f"{case.ratio('manual', 'twin'):.2f}", f"[bold]{case.ratio('floor', 'manual'):.2f}[/]",
+                  f"{case.ratio('reference', 'twin'):.2f}")
+    c.print(r)
+    c.print(NOTE)
+    if res.extras:
+        e = Table(title="beside training", header_style="bold")
+        for col in ("what", "value", "how"):
+            e.add_column(col, justify="right" if col == "value" else "left")
+        for x in res.extras:
+            digits = 0 if x.unit == "MiB" else 3
+            e.add_row(x.name, "—" if x.value is None else f"{x.value:.{digits}f} {x.unit}", x.note)
+        c.print(e)
+
+
+def _case_json(case: Case) -> dict:
+    s = case.setting
+    return {"name": s.name, "nh": list(s.nh), "bs": s.bs, "steps": case.steps, "epoch_steps": case.epoch_steps,
+            "flops_per_step": case.flops,
+            "seconds_per_epoch": {k: {"median": t.median, "min": t.min, "max": t.max, "runs": t.runs}
+                                  for k, t in case.timings.items()},
+            "manual_over_autograd": case.ratio("manual", "autograd"),
+            "manual_over_twin": case.ratio("manual", "twin"),
+            "floor_over_manual": case.ratio("floor", "manual"),
+            "gflops": {"manual": case.gflops("manual"), "floor": case.gflops("floor")}}
+
+
+def as_json(res: BenchResult) -> None:
+    """One JSON object on stdout."""
+    print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
+                "data": res.data, "cases": [_case_json(c) for c in res.cases],
+                "extras": [{"name": x.name, "value": x.value, "unit": x.unit, "note": x.note} for x in res.extras]})
