@@ -132,7 +132,7 @@ class Fetcher:
     def _sdist_url(self) -> str:
         """The sdist's URL from the index's project page; its listed sha256 must equal the pinned one."""
         import requests
-        from pypi_simple import PyPISimple
+        from pypi_simple import NoSuchProjectError, PyPISimple
 
         p = self.pins
         session = requests.Session()
@@ -144,6 +144,8 @@ class Fetcher:
                                                                           self.net.read_timeout))
             except requests.RequestException:
                 raise
+            except NoSuchProjectError:  # its message, cut to fit, ended mid-URL
+                raise SourceError(f"the index has no project {p.sdist_project} (HTTP 404)") from None
             except Exception as e:  # noqa: BLE001 - pypi-simple's own errors (no such project, bad page)
                 raise SourceError(f"index page unusable ({type(e).__name__}: {str(e)[:80]})") from None
         for pkg in page.packages:
