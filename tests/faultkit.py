@@ -164,7 +164,8 @@ def broken_disk(monkeypatch, root: Path, code: int, *, quota: "int | None" = Non
 
     def changing(name):
         def f(path, *a, **k):
-            if under(path) and (full is None or (name == "mkdir" and full.left == 0)):
+            exists = name == "mkdir" and os.path.exists(path)  # the kernel says EEXIST first
+            if under(path) and not exists and (full is None or (name == "mkdir" and full.left == 0)):
                 fail(path)
             return real[name](path, *a, **k)
         return f
