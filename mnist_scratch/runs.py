@@ -43,14 +43,22 @@ class Recorder(Hooks):
 
     def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, display: Hooks, fresh: bool):
         self.out, self.cfg, self.mean, self.std, self.display = out, cfg, mean, std, display
-        self.stop = False
+        self.stop, self.config_due = False, True
         try:
             out.mkdir(parents=True, exist_ok=True)
-            checkpoint.atomic_write(out / CONFIG, lambda p: p.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n"))
-            if fresh:
+            for name in (checkpoint.WEIGHTS, CONFIG, METRICS):  # temp files of a killed run are never used
+                for tmp in out.glob(f".{name}.*.tmp"):
+                    tmp.unlink()
+            if fresh:  # a resumed run's config.json changes only once one of its epochs is saved
+                self._write_config()
                 (out / METRICS).write_text("")
         except OSError as e:
             raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
+
+    def _write_config(self) -> None:
+        checkpoint.atomic_write(self.out / CONFIG, lambda p: p.write_text(json.dumps(self.cfg.to_dict(), indent=2)
+                                                                          + "\n"))
+        self.config_due = False
 
     @property
     def checkpoint_path(self) -> Path:
@@ -68,6 +76,8 @@ class Recorder(Hooks):
     def epoch_end(self, stats: EpochStats, state: dict) -> None:
         try:
             checkpoint.save(self.checkpoint_path, state, self.cfg, stats.epoch, self.mean, self.std)
+            if self.config_due:
+                self._write_config()
             with open(self.out / METRICS, "a") as f:
                 f.write(json.dumps(dataclasses.asdict(stats)) + "\n")
         except OSError as e:
@@ -97,11 +107,26 @@ def stop_on_sigint(rec: Recorder):
 
 
 def read_metrics(out: Path) -> list[dict]:
-    """The per-epoch rows recorded in a run folder."""
-    path = out / METRICS
+    """The per-epoch rows recorded in a run folder; a line cut short (a killed run's last append) is skipped."""
+    path, rows = out / METRICS, []
     if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return rows
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and type(row.get("epoch")) is int:
+            rows.append(row)
+    return rows
+
+
+def check_fresh_out(out: Path) -> None:
+    """UsageError when out already holds a run that a fresh run would overwrite."""
+    held = [n for n in (checkpoint.WEIGHTS, METRICS) if (out / n).is_file() and (out / n).stat().st_size]
+    if held:
+        raise UsageError(f"--out {out} already holds a run ({', '.join(held)}); continue it with --resume {out} "
+                         "or choose another --out")
 
 
 @dataclasses.dataclass
@@ -132,6 +157,9 @@ def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoi
     from mnist_scratch.nn import make_model
     from mnist_scratch.train import fit
 
+    if cfg.bs > len(data.x_train):  # a larger batch buffer is only wasted memory (or a failed huge allocation)
+        raise UsageError(f"--bs {cfg.bs} is larger than the train split ({len(data.x_train):,} rows); "
+                         f"use at most {len(data.x_train)}")
     t0 = time.perf_counter()
     device = data.x_train.device
     model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)
@@ -140,8 +168,8 @@ def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoi
     if ckpt is not None:
         engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
         start = ckpt.epoch
-        kept = [r for r in read_metrics(out) if r["epoch"] <= start]
-        (out / METRICS).write_text("".join(json.dumps(r) + "\n" for r in kept))
+        kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
+        checkpoint.atomic_write(out / METRICS, lambda p: p.write_text(kept))
     rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
     with stop_on_sigint(rec):
         res = fit(engine, data, cfg, rec, start_epoch=start)

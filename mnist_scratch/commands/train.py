@@ -52,6 +52,7 @@ def train(
     else:
         cfg, ckpt = cfgmod.resolve(config, given), None
         out = out or runs.new_run_dir(Path("runs"), cfg)
+        runs.check_fresh_out(out)
     dev = runs.resolve_device(cfg.device)
     data = load_dataset(data_dir, device=dev)
     display = Hooks() if json_ else report.TableHooks(progress=not no_progress)
