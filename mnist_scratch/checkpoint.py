@@ -1,7 +1,10 @@
 """Run folders and safetensors checkpoints: config in the metadata, written atomically, checked on load."""
 
+import hashlib
 import json
+import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +45,21 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
+def digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, in name order (safetensors has no checksum)."""
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        t = tensors[k].detach().to("cpu").contiguous()
+        h.update(f"{k}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
 def save(path: Path, state: dict[str, torch.Tensor], cfg: TrainConfig, epoch: int, mean: float, std: float) -> None:
-    """Write state to path as safetensors with the config and progress in the metadata."""
-    meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict()), "epoch": str(epoch),
-            "mean": repr(mean), "std": repr(std)}
+    """Write state to path as safetensors with the config, progress and a digest of the tensors in the metadata."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict()), "epoch": str(epoch),
+            "mean": repr(mean), "std": repr(std), "sha256": digest(tensors)}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
@@ -80,16 +93,45 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({why})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mnist-scratch checkpoint (metadata format {meta.get('format')!r})")
-    try:
-        cfg = merge(TrainConfig(), json.loads(meta["config"]), f"{path} metadata")
-        epoch, mean, std = int(meta["epoch"]), float(meta["mean"]), float(meta["std"])
-    except (KeyError, ValueError, ConfigError) as e:
-        raise CheckpointError(f"{path} has broken metadata: {e}") from None
-    for k, shape in expected_shapes(cfg).items():
+    cfg, epoch, mean, std = _metadata(meta, path)
+    if "sha256" in meta and digest(state) != meta["sha256"]:  # checkpoints of older versions carry no digest
+        raise CheckpointError(f"{path} is corrupted: its tensors do not match the sha256 in its metadata")
+    shapes = expected_shapes(cfg)
+    for k, shape in [*shapes.items(), *((f"momentum.{k}", s) for k, s in shapes.items())]:
         if k not in state:
+            if k.startswith("momentum."):  # momentum buffers are optional
+                continue
             raise CheckpointError(f"{path} lacks tensor {k}")
         if tuple(state[k].shape) != shape:
             raise CheckpointError(f"{path}: {k} has shape {tuple(state[k].shape)}, the config needs {shape}")
+        if not state[k].is_floating_point():
+            raise CheckpointError(f"{path}: {k} is {str(state[k].dtype).removeprefix('torch.')}, "
+                                  "not a floating-point tensor")
         if not bool(torch.isfinite(state[k]).all()):
             raise CheckpointError(f"{path}: {k} holds non-finite values")
     return Checkpoint(state, cfg, epoch, mean, std, path)
+
+
+def _metadata(meta: dict[str, str], path: Path) -> tuple[TrainConfig, int, float, float]:
+    """The config, epoch, mean and std a checkpoint's metadata holds; CheckpointError on anything malformed."""
+    broken = f"{path} has broken metadata"
+    try:
+        values = json.loads(meta.get("config", ""))
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{broken}: config is not JSON") from None
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{broken}: config is not a JSON object")
+    try:
+        cfg = merge(TrainConfig(), values, f"{path} metadata")
+    except ConfigError as e:
+        raise CheckpointError(f"{broken}: {e}") from None
+    epoch = meta.get("epoch")
+    if not re.fullmatch(r"[0-9]{1,9}", epoch or ""):
+        raise CheckpointError(f"{broken}: epoch {epoch!r} is not a whole number >= 0")
+    try:
+        mean, std = float(meta["mean"]), float(meta["std"])
+    except (KeyError, ValueError):
+        mean = std = math.nan
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        raise CheckpointError(f"{broken}: mean {meta.get('mean')!r} and std {meta.get('std')!r} must be numbers")
+    return cfg, int(epoch), mean, std
