@@ -89,26 +89,27 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def seconds(fn: Callable[[], None], n: int, device: torch.device) -> float:
+    """Wall seconds of n calls of fn, the device drained before and after."""
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
 def floor_step(shapes, device, dtype=torch.float32, trials: int = 20) -> Callable[[], None]:
     """A step of just the matmuls, each in whichever orientation (C = A @ B or C.T = B.T @ A.T) runs faster."""
-    g = torch.Generator().manual_seed(0)
-    calls = []
+    g, calls = torch.Generator().manual_seed(0), []
     for m, k, n in shapes:
         options = []
-        for mm, kk, nn in ((m, k, n), (n, k, m)):
-            a, b = torch.randn(mm, kk, generator=g), torch.randn(kk, nn, generator=g)
-            a, b, c = a.to(device, dtype), b.to(device, dtype), torch.empty(mm, nn, device=device, dtype=dtype)
-            options.append((a, b, c))
-        best = []
-        for a, b, c in options:
-            torch.mm(a, b, out=c)
-            _sync(device)
-            t0 = time.perf_counter()
-            for _ in range(trials):
-                torch.mm(a, b, out=c)
-            _sync(device)
-            best.append(time.perf_counter() - t0)
-        calls.append(options[best.index(min(best))])
+        for rows, cols in ((m, n), (n, m)):
+            a, b = torch.randn(rows, k, generator=g), torch.randn(k, cols, generator=g)
+            c = torch.empty(rows, cols, device=device, dtype=dtype)
+            options.append((a.to(device, dtype), b.to(device, dtype), c))
+        times = [seconds(lambda o=o: torch.mm(o[0], o[1], out=o[2]), trials, device) for o in options]
+        calls.append(options[times.index(min(times))])
 
     def step():
         for a, b, c in calls:
@@ -158,15 +159,7 @@ def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float
         runs[row] = lambda n, e=engine, p=batching == "plain": run_steps(e, x, y, batches, n, lr, every, p)
     shapes = gemm_shapes(s.nh, s.bs)
     floor = floor_step(shapes, device, x.dtype)
-
-    def run_floor(n: int) -> float:
-        _sync(device)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            floor()
-        _sync(device)
-        return time.perf_counter() - t0
-    runs["floor"] = run_floor
+    runs["floor"] = lambda n: seconds(floor, n, device)
     for run in runs.values():  # warm-up
         run(min(steps, 30))
     times: dict[str, list[float]] = {k: [] for k in runs}

@@ -4,8 +4,9 @@ Same rules as nn.py (the readable reference), fused and reordered:
 - every activation and gradient lives in a buffer allocated once per batch size and refilled with `out=` ops;
 - the loss gradient is kept unscaled (softmax - onehot, or out - targ) and its factor (1 or 2) / bs rides along
   as the `alpha` of the weight-gradient GEMMs, so no op spends time scaling it;
-- without momentum the SGD update is folded into the weight-gradient GEMM (`w.addmm_(inp.T, g, alpha=-lr/bs)`):
-  no gradient buffer at all; with momentum that GEMM accumulates into the momentum buffer instead;
+- without momentum the SGD update is folded into the weight-gradient GEMM (in the lesson's layout
+  `w.addmm_(inp.T, out.g, alpha=-lr/bs)`): no gradient buffer at all; with momentum that GEMM accumulates into
+  the momentum buffer instead (`buf.addmm_(inp.T, out.g, beta=momentum, alpha=1/bs)`);
 - everything is computed transposed: weights stored as w.T (n_out, n_in), activations as (features, bs), so
   out.T = w.T @ inp.T. In this orientation MKL runs the thin GEMMs (the 10-wide output layer, the input
   gradient through it) several times faster, and the softmax over dim 0 of (10, bs) is faster too;
@@ -30,6 +31,8 @@ class Buffers:
         new = lambda *shape: torch.empty(*shape, dtype=dtype, device=device)  # noqa: E731
         self.out = [new(k, n) for k in widths]  # layer i's output; ReLU runs in place on hidden ones: (n_i, bs)
         self.g = [new(k, n) for k in widths]  # d loss / d layer i's output, times bs / factor: (n_i, bs)
+        self.out_rows = [t.T for t in self.out]  # the same memory seen as (bs, n_i), made once
+        self.g_rows = self.g[-1].T  # the loss gradient as (bs, n_out)
         self.ones = torch.ones(n, dtype=dtype, device=device)  # b.g = g @ ones: the sum over the batch
         self.neg = torch.full((1, n), -1.0, dtype=dtype, device=device)  # the "- onehot" of softmax - onehot
 
@@ -52,6 +55,7 @@ class FastEngine:
         self.wt, self.b = self._views(self.flat, shapes)
         self.mwt, self.mb = self._views(self.mom, shapes) if self.mom is not None else ([], [])
         self.bcol = [b[:, None] for b in self.b]  # (n_out, 1): the bias broadcast over the batch columns
+        self.w = [wt.T for wt in self.wt]  # the lesson's w (n_in, n_out): views of the same memory
         self.load_state(params)
         self.bufs: dict[int, Buffers] = {}
 
@@ -79,7 +83,7 @@ class FastEngine:
         g = buf.g[-1]
         if self.cfg.loss == "ce":
             torch.log_softmax(out, 0, out=g)  # log p: CrossEntropy.forward's inp - logsumexp(inp)
-            loss = F.nll_loss(g.T, yb)  # mean of -log p[targ]
+            loss = F.nll_loss(buf.g_rows, yb)  # mean of -log p[targ]
             g.exp_()  # softmax: CrossEntropy.bwd's exp(inp - logsumexp)
             g.scatter_add_(0, yb[None], buf.neg)  # softmax - onehot (CrossEntropy.bwd without the / bs)
         else:
@@ -90,14 +94,13 @@ class FastEngine:
     def _backward(self, xb: Tensor, buf: Buffers, apply) -> None:
         """Lin.bwd and Relu.bwd from the top layer down; apply(i, g, inp) gets layer i's gradients.
 
-        With g (n_out, bs) and inp (n_in, bs): w.T.g = g @ inp.T and b.g = g @ ones, both times factor / bs.
+        With g (n_out, bs) and inp (bs, n_in): w.T.g = g @ inp and b.g = g @ ones, both times factor / bs.
         """
         for i in reversed(range(self.depth)):
-            g, inp = buf.g[i], (buf.out[i - 1] if i > 0 else xb.T)
             if i > 0:  # the first layer skips the input gradient: nobody needs d loss / d images
-                torch.mm(self.wt[i].T, g, out=buf.g[i - 1])  # Lin.bwd: inp.g = out.g @ w.T, transposed
-                relu_bwd(buf.g[i - 1], inp, 0, grad_input=buf.g[i - 1])  # Relu.bwd: * (inp > 0); out > 0 iff inp > 0
-            apply(i, g, inp)
+                gi = torch.mm(self.w[i], buf.g[i], out=buf.g[i - 1])  # Lin.bwd's inp.g = out.g @ w.T, transposed
+                relu_bwd(gi, buf.out[i - 1], 0, grad_input=gi)  # Relu.bwd: * (inp > 0); out > 0 iff inp > 0
+            apply(i, buf.g[i], buf.out_rows[i - 1] if i > 0 else xb)
 
     def step(self, xb: Tensor, yb: Tensor, lr: float) -> Tensor:
         """Forward, backward, update; returns the batch loss (before the update)."""
@@ -106,17 +109,17 @@ class FastEngine:
         s, wd, mu = self.factor / len(xb), self.cfg.weight_decay, self.cfg.momentum
         if self.mom is None:  # sgd_: p -= lr * (p.g + wd * p), the gradient GEMM writing straight into p
             def apply(i, g, inp):
-                self.wt[i].addmm_(g, inp.T, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's w.g = inp.T @ out.g
+                self.wt[i].addmm_(g, inp, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's w.g = inp.T @ out.g
                 self.b[i].addmv_(g, buf.ones, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's b.g = out.g.sum(0)
             self._backward(xb, buf, apply)
         else:  # sgd_: buf = mu * buf + p.g + wd * p; p -= lr * buf
             def apply(i, g, inp):
-                self.mwt[i].addmm_(g, inp.T, beta=mu, alpha=s)
-                self.mb[i].addmv_(g, buf.ones, beta=mu, alpha=s)
+                self.mwt[i].addmm_(g, inp, beta=mu, alpha=s)  # buf = mu * buf + w.g, w.g = inp.T @ out.g
+                self.mb[i].addmv_(g, buf.ones, beta=mu, alpha=s)  # buf = mu * buf + b.g, b.g = out.g.sum(0)
             self._backward(xb, buf, apply)
             if wd:
-                self.mom.add_(self.flat, alpha=wd)
-            self.flat.add_(self.mom, alpha=-lr)
+                self.mom.add_(self.flat, alpha=wd)  # buf += wd * p, every parameter at once
+            self.flat.add_(self.mom, alpha=-lr)  # p -= lr * buf, every parameter at once
         return loss
 
     def grads(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -126,7 +129,7 @@ class FastEngine:
         s, out = self.factor / len(xb), {}
 
         def apply(i, g, inp):
-            out[f"lin{i + 1}.w"] = torch.mm(g, inp.T).mul_(s).T  # (n_in, n_out)
+            out[f"lin{i + 1}.w"] = torch.mm(g, inp).mul_(s).T  # (n_in, n_out)
             out[f"lin{i + 1}.b"] = torch.mv(g, buf.ones).mul_(s)
         self._backward(xb, buf, apply)
         return loss, out
@@ -134,7 +137,7 @@ class FastEngine:
     def predict(self, x: Tensor) -> Tensor:
         """Model output (n, n_out) for x."""
         for i in range(self.depth):
-            x = torch.addmm(self.b[i], x, self.wt[i].T)
+            x = torch.addmm(self.b[i], x, self.w[i])
             x = x.relu_() if i < self.depth - 1 else x
         return x
 
@@ -143,7 +146,7 @@ class FastEngine:
         d: dict[str, Tensor] = {}
         for prefix, wts, bs in (("", self.wt, self.b), ("momentum.", self.mwt, self.mb)):
             for i, (wt, b) in enumerate(zip(wts, bs, strict=True), 1):
-                d[f"{prefix}lin{i}.w"], d[f"{prefix}lin{i}.b"] = wt.T, b
+                d[f"{prefix}lin{i}.w"], d[f"{prefix}lin{i}.b"] = wt.T, b  # w.T.T: the lesson's (n_in, n_out)
         return d
 
     def load_state(self, state: dict[str, Tensor]) -> None:

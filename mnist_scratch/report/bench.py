@@ -10,7 +10,8 @@ ENGINES = (("manual", "manual (fast.py)"), ("autograd", "autograd, plain loop"),
            ("reference", "reference (nn.py)"), ("floor", "GEMM floor"))
 
 
-NOTE = ("[dim]autograd: nn.Linear/nn.ReLU, F.cross_entropy, torch.optim.SGD; the plain loop batches with x\\[idx] "
+NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1, no momentum). "
+        "autograd: nn.Linear/nn.ReLU, F.cross_entropy, torch.optim.SGD; the plain loop batches with x\\[idx] "
         "as a PyTorch user writes it, fit's loop (twin) gathers into reused buffers as manual and reference do. "
         "steps: timed steps per repeat / steps in an epoch; times are scaled to an epoch. GFLOP/s: the step's matmul "
         "FLOPs over its time. floor: the step's matmuls alone, each in its faster orientation, on the same shapes in "
