@@ -22,8 +22,14 @@ class GuardedGroup(typer.core.TyperGroup):
             _fail(ctx, f"error: {e}", e.exit_code)
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
-        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
+        except (typer.Exit, typer.Abort):  # typer's own exits
             raise
+        except typer.TyperException as e:  # a usage error (bad option value, missing argument): one line as well
+            if getattr(e, "exit_code", None) != 2 or not hasattr(e, "format_message"):
+                raise
+            sub = f"{ctx.command_path} {ctx.invoked_subcommand}" if ctx.invoked_subcommand else ctx.command_path
+            where = e.ctx.command_path if getattr(e, "ctx", None) else sub
+            _fail(ctx, f"error: {e.format_message()} (see `{where} --help`)", 2)
         except Exception as e:  # noqa: BLE001 - last resort: one line, never a traceback with locals
             if os.environ.get("MNIST_SCRATCH_DEBUG"):
                 raise
