@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from mnist_scratch.commands.common import DataDir, Json
-from mnist_scratch.commands.lesson_inputs import Seed, Synthetic, lesson_images
+from mnist_scratch.commands.lesson_inputs import Seed, Synthetic, check_seed, lesson_images
 from mnist_scratch.errors import UsageError
 
 N_IMAGES = 10_000  # the validation set
@@ -31,6 +31,7 @@ def init(
         raise UsageError(f"--depth must be between 1 and 100, got {depth}")
     if not 1 <= nh <= 1024:
         raise UsageError(f"--nh must be between 1 and 1024, got {nh}")
+    check_seed(seed)
     from mnist_scratch.initstats import run_init
     from mnist_scratch.report import init as report
 

@@ -5,12 +5,19 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.errors import DataError
+from mnist_scratch.errors import DataError, UsageError
 
 Synthetic = Annotated[
     bool, typer.Option("--synthetic", help="Use standard-normal random inputs, not MNIST (no download).")
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for the random weights (and synthetic inputs).")]
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int) -> None:
+    """UsageError unless 0 <= seed <= MAX_SEED (torch's generator refuses seeds beyond 64 bits)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
 
 
 def lesson_images(data_dir: "Path | None", *, synthetic: bool, split: str, n: int, seed: int):
