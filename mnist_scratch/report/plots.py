@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from mnist_scratch.errors import UsageError
+from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.report.show import fmt_conf
 
 DPI = 100
@@ -27,14 +27,19 @@ def _save(fig, path: Path) -> None:
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give a PNG file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # a file where a folder should be, a read-only or full disk
+        raise MnistScratchError(f"cannot write {path}: {e.strerror or e}") from None
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=DPI)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise MnistScratchError(f"cannot write {path}: {e.strerror or e}") from None
         raise
 
 
