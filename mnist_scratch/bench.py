@@ -94,14 +94,15 @@ def default_train(config: Path, data_dir: "Path | None") -> list[Extra]:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [*CLI, "train", "--config", str(config), "--no-progress", "--json", "--out", str(Path(tmp) / "run")]
         cmd += ["--data-dir", str(data_dir)] if data_dir else []
+        env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the bench's threads
         t0 = time.perf_counter()
-        code, rss, text = child_peak_rss(cmd)
+        code, rss, text = child_peak_rss(cmd, env=env)
         wall = time.perf_counter() - t0
     if code != 0:
         return [Extra("default train", None, "s", f"`{' '.join(cmd[3:])}` exited with {code}")]
     epochs = json.loads(text)["epochs"]
     train_s = sum(e["seconds"] for e in epochs)
-    what = f"{config}, {len(epochs)} epochs"
+    what = f"{config}, {len(epochs)} epochs, {torch.get_num_threads()} threads"
     return [Extra("default train: training time", train_s, "s", f"{what}: sum of the epochs' seconds (with eval)"),
             Extra("default train: process wall time", wall, "s", f"{what}: start-up, data, training, saving"),
             Extra("default train: peak RSS", rss, "MiB", f"{what}: the child's ru_maxrss")]
