@@ -141,16 +141,20 @@ class FastEngine:
             x = x.relu_() if i < self.depth - 1 else x
         return x
 
-    def state(self) -> dict[str, Tensor]:
-        """Parameters and momentum buffers in nn.py's names and layout (views of the live tensors)."""
+    def _named(self) -> dict[str, Tensor]:
+        """Parameters and momentum buffers in nn.py's names and layout, as views of the live tensors."""
         d: dict[str, Tensor] = {}
         for prefix, wts, bs in (("", self.wt, self.b), ("momentum.", self.mwt, self.mb)):
             for i, (wt, b) in enumerate(zip(wts, bs, strict=True), 1):
                 d[f"{prefix}lin{i}.w"], d[f"{prefix}lin{i}.b"] = wt.T, b  # w.T.T: the lesson's (n_in, n_out)
         return d
 
+    def state(self) -> dict[str, Tensor]:
+        """Parameters and momentum buffers, named as in the checkpoint: contiguous copies sharing no memory."""
+        return {k: v.clone(memory_format=torch.contiguous_format) for k, v in self._named().items()}
+
     def load_state(self, state: dict[str, Tensor]) -> None:
         """Copy parameters (and momentum buffers when present) from state in nn.py's layout."""
-        for k, v in self.state().items():
+        for k, v in self._named().items():
             if k in state or not k.startswith("momentum."):  # parameters are required, momentum is optional
                 v.copy_(state[k])
