@@ -38,7 +38,10 @@ def parse_idx(data: bytes | bytearray | memoryview, name: str = "idx") -> np.nda
     expected = header + count * dtype.itemsize
     if n != expected:
         raise FormatError(f"{name}: idx header declares shape {dims} ({expected} bytes) but the file has {n}")
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=header).reshape(dims)
+    try:
+        arr = np.frombuffer(data, dtype=dtype, count=count, offset=header).reshape(dims)
+    except ValueError:  # found by fuzzing: a zero dimension beside others whose product overflows numpy's intp
+        raise FormatError(f"{name}: idx shape {dims} is too large for an array") from None
     return arr if dtype.itemsize == 1 else arr.astype(dtype.newbyteorder("="))
 
 
