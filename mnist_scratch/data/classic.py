@@ -81,6 +81,12 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     dispatch[pickle.BUILD[0]] = load_build
 
+    def load_bytearray8(self):
+        """BYTEARRAY8 (protocol 5, never in the classic file) allocates its declared size before reading: refused."""
+        raise FormatError("pickle: BYTEARRAY8 is not allowed (it would allocate up to 2^63 bytes up front)")
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
 
 def restricted_loads(data: bytes, name: str = "pickle"):
     """Unpickle Python-2 era bytes (latin1 strings) allowing only numeric numpy arrays."""
