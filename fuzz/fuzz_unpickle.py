@@ -1,0 +1,17 @@
+"""atheris harness for targets.unpickle.
+
+Run: python fuzz/fuzz_unpickle.py WORK_DIR fuzz/corpus/unpickle -max_total_time=60 (WORK_DIR collects new inputs).
+"""
+
+import sys
+from pathlib import Path
+
+import atheris
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+with atheris.instrument_imports(include=["mnist_scratch", "targets", "pickle", "tomllib", "json"]):
+    import targets
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, targets.unpickle)
+    atheris.Fuzz()
