@@ -67,9 +67,9 @@ class Case:
     flops: float
     timings: dict[str, Timing]  # the ROWS and "floor"
 
-    def ratio(self, a: str, b: str) -> float:
-        """Median of a over median of b."""
-        return self.timings[a].median / self.timings[b].median
+    def ratio(self, a: str, b: str, stat: str = "median") -> float:
+        """a over b, by median (or by min: the least disturbed runs, robust when other work slows some down)."""
+        return getattr(self.timings[a], stat) / getattr(self.timings[b], stat)
 
     def gflops(self, name: str) -> float:
         """The step's matmul FLOPs over the median step time of `name`, in GFLOP/s."""

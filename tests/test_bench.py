@@ -35,6 +35,8 @@ def test_quick_bench_json(tmp_path):
         assert len(t["runs"]) == 2 and all(v > 0 and math.isfinite(v) for v in t["runs"])
         assert t["min"] <= t["median"] <= t["max"]
     assert case["manual_over_autograd"] > 0 and case["floor_over_manual"] > 0
+    assert set(case["ratios_of_minimums"]) == {"manual_over_autograd", "manual_over_twin", "floor_over_manual",
+                                               "reference_over_twin"}
     assert case["flops_per_step"] == sum(2 * m * k * n for m, k, n in gemm_shapes((20,), 32))
 
 
