@@ -75,7 +75,9 @@ def test_non_finite_weights_with_a_finite_loss(tmp_path, monkeypatch):
             loss = self.inner.step(xb, yb, lr)
             self.n += 1
             if self.n == 4:  # 400 rows / bs 100: the last step of epoch 1
-                self.inner.state()["lin1.w"][0, 0] = float("inf")
+                state = self.inner.state()
+                state["lin1.w"][0, 0] = float("inf")
+                self.inner.load_state(state)
             return loss
 
         def __getattr__(self, name):
