@@ -17,6 +17,8 @@ else:  # pragma: no cover
 LOSSES = ("ce", "mse")
 SCHEDULES = ("constant", "onecycle", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
+MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not a model
+MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
 ENGINES = ("manual", "reference", "autograd")
 
 
@@ -60,8 +62,8 @@ def parse_nh(value: "str | int | list | tuple") -> tuple[int, ...]:
         raise ConfigError(f"nh must be hidden sizes like 50 or 100,50, got {value!r}")
     if not items or any(n <= 0 for n in items):
         raise ConfigError(f"nh must be one or more positive sizes, got {value!r}")
-    if any(n > 1_000_000 for n in items):
-        raise ConfigError(f"nh sizes must be at most 1000000, got {value!r}")
+    if any(n > MAX_NH for n in items):
+        raise ConfigError(f"nh sizes must be at most {MAX_NH}, got {value!r}")
     return tuple(items)
 
 
@@ -77,8 +79,8 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError(f"must be an integer, got {value!r}")
         if name != "seed" and value <= 0:
             raise ConfigError(f"must be positive, got {value}")
-        if name == "seed" and value < 0:
-            raise ConfigError(f"must be non-negative, got {value}")
+        if name == "seed" and not 0 <= value <= MAX_SEED:
+            raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}")
         return value
     if name in ("lr", "momentum", "weight_decay"):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -127,6 +129,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests too deeply to be a config") from None
 
 
 def resolve(path: "Path | None", flags: dict[str, Any]) -> TrainConfig:
