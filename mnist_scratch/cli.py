@@ -82,4 +82,8 @@ app.command("bench")(bench.bench)
 
 def main():
     """Console-script entry point."""
-    sys.exit(app())
+    try:
+        sys.exit(app())
+    except BrokenPipeError:  # stdout closed early (`mnist-scratch ... | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

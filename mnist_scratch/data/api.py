@@ -130,7 +130,7 @@ def _result(cache: Cache, stored: Stored, pins: Pins, device, *, cached: bool,
     t, m = stored.tensors, stored.manifest
     mean, std, stats = split_stats(t["hist_train"], t["hist_valid"])
     ds = make_dataset(t["images"], t["labels"], pins.n_train, pins.n_valid, mean, std,
-                      verified=bool(m["verified"]), source=m["source"], device=device)
+                      verified=bool(m["verified"]), source=m["source"], device=device, release=stored.release)
     files = [FileFact(f["name"], f["digest"], bool(f["verified"])) for f in m["files"]]
     report = DataReport(m["source"], m["origin"], bool(m["verified"]), cached, str(cache.root), files,
                         dict(m["split"]), stats, list(attempts))

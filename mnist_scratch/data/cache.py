@@ -4,7 +4,7 @@ import hashlib
 import json
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ class Stored:
 
     tensors: dict[str, torch.Tensor]  # images (N, 784) u8, labels (N,) u8, hist_train, hist_valid (256,) i64
     manifest: dict
+    release: Callable[[torch.Tensor], None] | None = None  # drops a read chunk's mapped pages from memory
 
 
 class Slot:
@@ -62,6 +63,7 @@ class Slot:
             return None, "unknown cache format"
         if manifest.get("processed") != "sha256:" + hashlib.sha256(mm).hexdigest():
             return None, f"{self.processed.name} does not match its recorded digest (corrupted)"
+        mm.madvise(mmap.MADV_DONTNEED)  # hashing paged in the whole file; pages come back from disk as read
         split = {"train": pins.n_train, "valid": pins.n_valid, "test": pins.n_test}
         if manifest.get("split") != split:
             return None, "cached split has other sizes"
@@ -73,7 +75,7 @@ class Slot:
                 "hist_train": ((256,), torch.int64), "hist_valid": ((256,), torch.int64)}
         if any(k not in t or (tuple(t[k].shape), t[k].dtype) != v for k, v in want.items()):
             return None, f"{self.processed.name} holds unexpected tensors"
-        return Stored(t, manifest), "cached"
+        return Stored(t, manifest, _pages_dropper(mm)), "cached"
 
     def save(self, tensors: dict[str, torch.Tensor], manifest: dict) -> Stored:
         """Write the processed file, then the manifest naming its digest (each atomically)."""
@@ -120,3 +122,17 @@ class Cache:
             for p in self.root.glob(pattern):
                 with suppress(OSError):
                     p.unlink()
+
+
+def _pages_dropper(mm: mmap.mmap) -> Callable[[torch.Tensor], None]:
+    """release(t) for tensors viewing mm: the whole pages under t leave memory (a private, unwritten mapping
+    re-reads them from the file if touched again, so nothing is lost)."""
+    base, page = torch.frombuffer(mm, dtype=torch.uint8, count=1).data_ptr(), mmap.PAGESIZE
+
+    def release(t: torch.Tensor) -> None:
+        start = t.data_ptr() - base
+        lo, hi = -(-start // page) * page, (start + t.numel() * t.element_size()) // page * page
+        if 0 <= lo < hi <= len(mm):
+            mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+    return release

@@ -42,11 +42,18 @@ def scale_shift(mean: float, std: float) -> tuple[float, float]:
     return 1.0 / (256.0 * std), -mean / std
 
 
-def normalize(u8: Tensor, a: float, b: float) -> Tensor:
-    """float32 byte * a + b, computed in place in one fresh tensor."""
+def normalize(u8: Tensor, a: float, b: float, release=None, rows: int = 4096) -> Tensor:
+    """float32 byte * a + b, computed in place in one fresh tensor, `rows` rows at a time.
+
+    release(chunk), when given, is called with each uint8 chunk once it is converted (the cache uses it to drop
+    the mapped file's pages, so the bytes and the floats are never all resident together).
+    """
     x = torch.empty(u8.shape, dtype=torch.float32)
-    x.copy_(u8)
-    return x.mul_(a).add_(b)
+    for xc, uc in zip(x.split(rows), u8.split(rows), strict=True):
+        xc.copy_(uc).mul_(a).add_(b)
+        if release is not None:
+            release(uc)
+    return x
 
 
 def split_stats(hist_train: Tensor, hist_valid: Tensor) -> tuple[float, float, dict[str, float]]:
@@ -62,10 +69,10 @@ def split_stats(hist_train: Tensor, hist_valid: Tensor) -> tuple[float, float, d
 
 
 def make_dataset(images: Tensor, labels: Tensor, n_train: int, n_valid: int, mean: float, std: float, *,
-                 verified: bool, source: str, device="cpu") -> Dataset:
+                 verified: bool, source: str, device="cpu", release=None) -> Dataset:
     """Normalize uint8 images (N, 784) with the given train stats and cut the canonical split."""
     a, b = scale_shift(mean, std)
     cuts = (n_train, n_valid, images.shape[0] - n_train - n_valid)
-    xs = [normalize(u8, a, b).to(device) for u8 in images.split(cuts)]  # separate tensors, not views of one
+    xs = [normalize(u8, a, b, release).to(device) for u8 in images.split(cuts)]  # separate tensors, not views
     ys = [y.long().to(device) for y in labels.split(cuts)]
     return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], mean, std, verified, source)
