@@ -37,6 +37,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "cpu"
     engine: str = "manual"
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default (one per core)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""
@@ -74,6 +75,10 @@ def _coerce(name: str, value: Any) -> Any:
             return parse_nh(value)
         except ConfigError as e:
             raise ConfigError(str(e).removeprefix("nh ")) from None
+    if name == "threads":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1024:
+            raise ConfigError(f"must be an integer in 0..1024 (0: torch's default), got {value!r}")
+        return value
     if name in ("epochs", "bs", "seed"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"must be an integer, got {value!r}")

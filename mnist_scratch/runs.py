@@ -160,6 +160,8 @@ def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoi
     if cfg.bs > len(data.x_train):  # a larger batch buffer is only wasted memory (or a failed huge allocation)
         raise UsageError(f"--bs {cfg.bs} is larger than the train split ({len(data.x_train):,} rows); "
                          f"use at most {len(data.x_train)}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     device = data.x_train.device
     model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)

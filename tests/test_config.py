@@ -73,3 +73,10 @@ def test_shipped_configs_say_what_they_are():
     assert resolve(CONFIGS / "lesson.toml", {}).loss == "mse"
     assert resolve(CONFIGS / "lesson.toml", {}).nh == (50,)
     assert resolve(CONFIGS / "wide.toml", {}).nh == (1000,)
+
+
+def test_threads_key():
+    assert merge(TrainConfig(), {"threads": 1}).threads == 1
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(ConfigError, match="^--threads"):
+            merge(TrainConfig(), {"threads": bad})

@@ -21,6 +21,7 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed of the init and of the shuffles. [default: 42]")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto. [default: cpu]")] = None,
     engine: Annotated[str | None, typer.Option(help="manual (fused), reference (nn.py) or autograd.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads; 1 is steadier on a busy machine.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder. [default: runs/<time>-<model>]")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its checkpoint.")] = None,
     data_dir: DataDir = None,
@@ -40,7 +41,7 @@ def train(
     from mnist_scratch.train import Hooks
 
     flags = dict(nh=nh, loss=loss, epochs=epochs, bs=bs, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                 lr_schedule=lr_schedule, seed=seed, device=device, engine=engine)
+                 lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads)
     given = {k: v for k, v in flags.items() if v is not None}
     if resume is not None:
         if config is not None:
