@@ -75,15 +75,36 @@ def time_help(repeats: int = 5) -> list[float]:
     return out
 
 
-def child_peak_rss(cmd: Sequence[str], **kw) -> tuple[int, float, str]:
-    """Run cmd; its exit code, peak resident memory in MiB (the child's own, from wait4) and its stdout."""
-    with tempfile.TemporaryFile() as out:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, **kw)
+# Runs the CLI and, at exit, writes the process's own VmHWM. wait4's ru_maxrss is no good here: on Linux a child
+# starts as a fork of this (large) process, and exec keeps that copy's high-water mark (~75 MiB too much here).
+_HWM_CHILD = """import atexit, os, runpy, sys
+def hwm():
+    with open("/proc/self/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    with open(os.environ["MNIST_SCRATCH_HWM"], "w") as f:
+        f.write(str(kib))
+atexit.register(hwm)
+sys.argv[0] = "mnist-scratch"
+runpy.run_module("mnist_scratch", run_name="__main__")
+"""
+
+
+def child_peak_rss(args: Sequence[str], **kw) -> tuple[int, float, str]:
+    """Run `mnist-scratch ARGS` in a child; its exit code, its own peak resident memory in MiB, and its stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as tmp:
+        hwm = Path(tmp) / "hwm"
+        env = {**kw.pop("env", os.environ), "MNIST_SCRATCH_HWM": str(hwm)}
+        linux = Path("/proc/self/status").exists()
+        cmd = [sys.executable, "-c", _HWM_CHILD, *args] if linux else [*CLI, *args]
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, **kw)
         _, status, usage = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)  # reaped here; tell Popen so it does not wait again
         out.seek(0)
         text = out.read().decode(errors="replace")
-    kib = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB on Linux
+        if linux and hwm.exists():
+            kib = float(hwm.read_text())
+        else:  # elsewhere wait4's figure, an upper bound: bytes on macOS, KiB on Linux
+            kib = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)
     return p.returncode, kib / 1024, text
 
 
@@ -92,20 +113,20 @@ def default_train(config: Path, data_dir: "Path | None") -> list[Extra]:
     if not config.is_file():
         return [Extra("default train", None, "s", f"{config} not found: skipped")]
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [*CLI, "train", "--config", str(config), "--no-progress", "--json", "--out", str(Path(tmp) / "run")]
-        cmd += ["--data-dir", str(data_dir)] if data_dir else []
+        args = ["train", "--config", str(config), "--no-progress", "--json", "--out", str(Path(tmp) / "run")]
+        args += ["--data-dir", str(data_dir)] if data_dir else []
         env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the bench's threads
         t0 = time.perf_counter()
-        code, rss, text = child_peak_rss(cmd, env=env)
+        code, rss, text = child_peak_rss(args, env=env)
         wall = time.perf_counter() - t0
     if code != 0:
-        return [Extra("default train", None, "s", f"`{' '.join(cmd[3:])}` exited with {code}")]
+        return [Extra("default train", None, "s", f"`mnist-scratch {' '.join(args)}` exited with {code}")]
     epochs = json.loads(text)["epochs"]
     train_s = sum(e["seconds"] for e in epochs)
     what = f"{config}, {len(epochs)} epochs, {torch.get_num_threads()} threads"
     return [Extra("default train: training time", train_s, "s", f"{what}: sum of the epochs' seconds (with eval)"),
             Extra("default train: process wall time", wall, "s", f"{what}: start-up, data, training, saving"),
-            Extra("default train: peak RSS", rss, "MiB", f"{what}: the child's ru_maxrss")]
+            Extra("default train: peak RSS", rss, "MiB", f"{what}: the child's own VmHWM")]
 
 
 def run_bench(settings: Sequence[Setting], *, steps: "int | None", repeats: int, device: torch.device,
