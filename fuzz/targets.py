@@ -1,6 +1,6 @@
 """The fuzzed entry points: each takes arbitrary bytes and may raise only the project's own error type.
 
-Anything else escaping (another exception, a crash) is a bug. Used by the atheris harnesses (fuzz_*.py) and
+Anything else escaping (another exception, a crash) is a bug. Used by the atheris harness (fuzz.py) and
 replayed over fuzz/corpus/ by tests/test_fuzz_corpus.py without atheris.
 """
 

@@ -11,12 +11,16 @@ from torch import Tensor
 from mnist_scratch.timing import time_call
 
 
+def _empty_result(a: Tensor, b: Tensor) -> Tensor:
+    """Zeros of the shape a @ b has; an error unless a's columns match b's rows."""
+    assert a.shape[1] == b.shape[0], f"cannot multiply {tuple(a.shape)} by {tuple(b.shape)}"
+    return torch.zeros(a.shape[0], b.shape[1], dtype=a.dtype)
+
+
 def matmul_loops(a: Tensor, b: Tensor) -> Tensor:
     """a @ b with three Python loops, one scalar product at a time."""
-    ar, ac = a.shape
-    br, bc = b.shape
-    assert ac == br, f"cannot multiply {tuple(a.shape)} by {tuple(b.shape)}"
-    c = torch.zeros(ar, bc, dtype=a.dtype)
+    c = _empty_result(a, b)  # (ar, bc)
+    (ar, ac), bc = a.shape, b.shape[1]
     for i in range(ar):
         for j in range(bc):
             for k in range(ac):
@@ -26,10 +30,8 @@ def matmul_loops(a: Tensor, b: Tensor) -> Tensor:
 
 def matmul_elementwise(a: Tensor, b: Tensor) -> Tensor:
     """a @ b with the inner loop replaced by an element-wise product and a sum."""
-    ar, ac = a.shape
-    br, bc = b.shape
-    assert ac == br, f"cannot multiply {tuple(a.shape)} by {tuple(b.shape)}"
-    c = torch.zeros(ar, bc, dtype=a.dtype)
+    c = _empty_result(a, b)  # (ar, bc)
+    ar, bc = a.shape[0], b.shape[1]
     for i in range(ar):
         for j in range(bc):
             c[i, j] = (a[i, :] * b[:, j]).sum()
@@ -38,10 +40,8 @@ def matmul_elementwise(a: Tensor, b: Tensor) -> Tensor:
 
 def matmul_broadcast(a: Tensor, b: Tensor) -> Tensor:
     """a @ b with one loop left: row i of a, as a column, broadcast against all of b."""
-    ar, ac = a.shape
-    br, bc = b.shape
-    assert ac == br, f"cannot multiply {tuple(a.shape)} by {tuple(b.shape)}"
-    c = torch.zeros(ar, bc, dtype=a.dtype)
+    c = _empty_result(a, b)  # (ar, bc)
+    ar = a.shape[0]
     for i in range(ar):
         c[i] = (a[i, :, None] * b).sum(dim=0)  # (ac, 1) * (ac, bc) -> (ac, bc) -> (bc,)
     return c
