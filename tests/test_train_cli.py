@@ -124,3 +124,13 @@ def test_evaluate_rejects_broken_checkpoints(tmp_path):
     assert r.exit_code == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.output
     r = runner.invoke(app, ["evaluate", str(tmp_path / "missing")])
     assert r.exit_code == 1 and "no checkpoint" in r.stderr
+
+
+def test_paths_that_look_like_rich_markup_print_as_they_are(tmp_path):
+    out = tmp_path / "a[/]b[red]"
+    r = train(*FAST, "--epochs", "1", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert str(out) in r.stdout.replace("\n", "")
+    r = runner.invoke(app, ["evaluate", str(out)])
+    assert r.exit_code == 0, r.output
+    assert str(out) in r.stdout.replace("\n", "")

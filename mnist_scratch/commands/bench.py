@@ -29,19 +29,18 @@ def bench(
 
     from mnist_scratch.bench import run_bench
     from mnist_scratch.benchsteps import QUICK, SETTINGS
+    from mnist_scratch.config import DEVICES
     from mnist_scratch.errors import UsageError
     from mnist_scratch.report import bench as report
-    from mnist_scratch.report.console import stderr
     from mnist_scratch.runs import resolve_device
 
-    if device not in ("cpu", "cuda", "auto"):
-        raise UsageError(f"--device must be cpu, cuda or auto, got {device!r}")
+    if device not in DEVICES:
+        raise UsageError(f"--device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, got {device!r}")
     dev = resolve_device(device)
     if threads is not None:
         torch.set_num_threads(threads)
-    err = stderr()
     res = run_bench(QUICK if quick else SETTINGS, steps=steps or (20 if quick else None), repeats=repeats,
                     device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
                     synthetic_rows=5_000 if quick else 50_000,
-                    note=lambda s: err.print(f"[dim]{s}…[/]"))
+                    note=report.note)
     report.as_json(res) if json_ else report.show(res)

@@ -4,7 +4,7 @@ from rich.table import Table
 
 from mnist_scratch.bench import BenchResult
 from mnist_scratch.benchsteps import Case
-from mnist_scratch.report.console import print_json, stdout
+from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
 ENGINES = (("manual", "manual (fast.py)"), ("autograd", "autograd, plain loop"), ("twin", "autograd, fit's loop"),
            ("reference", "reference (nn.py)"), ("floor", "GEMM floor"))
@@ -48,7 +48,7 @@ def show(res: BenchResult) -> None:
             e.add_column(col, justify="right" if col == "value" else "left")
         for x in res.extras:
             digits = 0 if x.unit == "MiB" else 3
-            e.add_row(x.name, "—" if x.value is None else f"{x.value:.{digits}f} {x.unit}", x.note)
+            e.add_row(esc(x.name), "—" if x.value is None else f"{x.value:.{digits}f} {x.unit}", esc(x.note))
         c.print(e)
 
 
@@ -70,3 +70,8 @@ def as_json(res: BenchResult) -> None:
     print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
                 "data": res.data, "cases": [_case_json(c) for c in res.cases],
                 "extras": [{"name": x.name, "value": x.value, "unit": x.unit, "note": x.note} for x in res.extras]})
+
+
+def note(text: str) -> None:
+    """A progress line on stderr while the bench runs."""
+    stderr().print(f"[dim]{esc(text)}…[/]")

@@ -5,6 +5,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def stdout() -> Console:
@@ -21,3 +22,8 @@ def print_json(obj: Any) -> None:
     """One JSON object on stdout, nothing else."""
     sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def esc(value: object) -> str:
+    """str(value) with rich markup escaped: paths, URLs and messages print as they are ('runs/a[/]' too)."""
+    return escape(str(value))

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from mnist_scratch.report.console import print_json, stderr, stdout
+from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
 
 @contextmanager
@@ -39,15 +39,15 @@ def render(report) -> None:
     """Source, files with digests, split sizes and the statistics before and after normalizing."""
     c = stdout()
     kind = "[green]verified MNIST[/]" if report.verified else "[bold yellow]custom dataset (verified: false)[/]"
-    how = f"from the cache in {report.data_dir}" if report.cached else f"cached in {report.data_dir}"
-    c.print(f"source: [bold]{report.source}[/] {report.origin} — {kind}, {how}", soft_wrap=True)
+    how = f"from the cache in {esc(report.data_dir)}" if report.cached else f"cached in {esc(report.data_dir)}"
+    c.print(f"source: [bold]{esc(report.source)}[/] {esc(report.origin)} — {kind}, {how}", soft_wrap=True)
     for a in report.attempts:
-        c.print(f"  [dim]tried {a.source} {a.target}: {a.reason}[/]", soft_wrap=True)
+        c.print(f"  [dim]tried {esc(a.source)} {esc(a.target)}: {esc(a.reason)}[/]", soft_wrap=True)
     files = Table(title="files", title_justify="left", header_style="bold")
     for col in ("name", "digest", "verified"):
         files.add_column(col)
     for f in report.files:
-        files.add_row(f.name, f.digest, "[green]yes[/]" if f.verified else "[yellow]no[/]")
+        files.add_row(esc(f.name), esc(f.digest), "[green]yes[/]" if f.verified else "[yellow]no[/]")
     c.print(files)
     s, st = report.split, report.stats
     c.print(f"split: train {s['train']:,} · valid {s['valid']:,} · test {s['test']:,}")

@@ -4,14 +4,14 @@ from rich.table import Table
 
 from mnist_scratch.checkpoint import Checkpoint
 from mnist_scratch.evaluation import EvalResult
-from mnist_scratch.report.console import print_json, stdout
+from mnist_scratch.report.console import esc, print_json, stdout
 
 
 def show(res: EvalResult, ckpt: Checkpoint) -> None:
     """Tables on stdout."""
     c = stdout()
     nh = ",".join(map(str, ckpt.cfg.nh))
-    c.print(f"{ckpt.path} (nh {nh}, loss {ckpt.cfg.loss}, epoch {ckpt.epoch}) on the {res.split} split, "
+    c.print(f"{esc(ckpt.path)} (nh {nh}, loss {ckpt.cfg.loss}, epoch {ckpt.epoch}) on the {res.split} split, "
             f"{res.n:,} digits: loss [bold]{res.loss:.4f}[/], accuracy [bold]{100 * res.acc:.2f} %[/]")
     per = Table(title="accuracy per digit", header_style="bold")
     for d in range(10):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from mnist_scratch.report.console import print_json, stdout
+from mnist_scratch.report.console import esc, print_json, stdout
 from mnist_scratch.train import EpochStats, Hooks
 
 COLS = (("epoch", 5), ("train loss", 10), ("valid loss", 10), ("valid acc", 9), ("seconds", 7))
@@ -83,7 +83,7 @@ def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bo
                 f"training {sum(s.seconds for s in epochs):.2f} s on {device}, {seconds:.2f} s in all")
     if interrupted:
         c.print("[yellow]interrupted:[/] stopped after the current batch; the checkpoint holds the last full epoch")
-    c.print(f"results in {out} (config.json, metrics.jsonl, model.safetensors)")
+    c.print(f"results in {esc(out)} (config.json, metrics.jsonl, model.safetensors)")
 
 
 def train_json(cfg: dict, epochs: list[EpochStats], ckpt: Path, interrupted: bool) -> None:
