@@ -121,8 +121,11 @@ def default_train(config: Path, data_dir: "Path | None") -> list[Extra]:
         wall = time.perf_counter() - t0
     if code != 0:
         return [Extra("default train", None, "s", f"`mnist-scratch {' '.join(args)}` exited with {code}")]
-    epochs = json.loads(text)["epochs"]
-    train_s = sum(e["seconds"] for e in epochs)
+    try:
+        epochs = json.loads(text)["epochs"]
+        train_s = sum(e["seconds"] for e in epochs)
+    except (ValueError, KeyError, TypeError):
+        return [Extra("default train", None, "s", f"`mnist-scratch {' '.join(args)}` printed no run JSON")]
     what = f"{config}, {len(epochs)} epochs, {torch.get_num_threads()} threads"
     return [Extra("default train: training time", train_s, "s", f"{what}: sum of the epochs' seconds (with eval)"),
             Extra("default train: process wall time", wall, "s", f"{what}: start-up, data, training, saving"),

@@ -15,6 +15,7 @@ import torch
 
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.engines import ENGINES
+from mnist_scratch.errors import TrainingError
 from mnist_scratch.nn import make_model
 from mnist_scratch.train import sync_every
 
@@ -137,7 +138,7 @@ def run_steps(engine, x, y, batches, steps: int, lr: float, every: int, plain: b
         if len(pending) == every or k == steps - 1:
             values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).tolist()
             if not all(math.isfinite(v) for v in values):
-                raise RuntimeError(f"{engine.name}: non-finite loss while benchmarking")
+                raise TrainingError(f"{engine.name}: non-finite loss while benchmarking")
             pending.clear()
     _sync(x.device)
     return time.perf_counter() - t0

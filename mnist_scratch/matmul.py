@@ -13,7 +13,8 @@ from mnist_scratch.timing import time_call
 
 def _empty_result(a: Tensor, b: Tensor) -> Tensor:
     """Zeros of the shape a @ b has; an error unless a's columns match b's rows."""
-    assert a.shape[1] == b.shape[0], f"cannot multiply {tuple(a.shape)} by {tuple(b.shape)}"
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"cannot multiply {tuple(a.shape)} by {tuple(b.shape)}")
     return torch.zeros(a.shape[0], b.shape[1], dtype=a.dtype)
 
 

@@ -171,7 +171,10 @@ def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoi
         engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
         start = ckpt.epoch
         kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
-        checkpoint.atomic_write(out / METRICS, lambda p: p.write_text(kept))
+        try:
+            checkpoint.atomic_write(out / METRICS, lambda p: p.write_text(kept))
+        except OSError as e:
+            raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
     rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
     with stop_on_sigint(rec):
         res = fit(engine, data, cfg, rec, start_epoch=start)

@@ -64,10 +64,11 @@ def test_flipped_byte_in_raw_file_is_refetched(served, tmp_path):
     assert rep.cached
 
 
-def test_corrupted_manifest_is_a_cache_miss(served, tmp_path):
+@pytest.mark.parametrize("text", ["{not json", "[" * 100_000 + "]" * 100_000])
+def test_corrupted_manifest_is_a_cache_miss(served, tmp_path, text):
     _, pins, _ = served
     prepare_dataset(tmp_path, pins=pins, net=FAST)
-    (tmp_path / "mnist" / "manifest.json").write_text("{not json")
+    (tmp_path / "mnist" / "manifest.json").write_text(text)
     _, rep = prepare_dataset(tmp_path, pins=pins, net=FAST)
     assert not rep.cached and rep.verified
 

@@ -79,6 +79,13 @@ def _mode(mode: str, tag: str, arrays, pkl, s: MirrorServer, silent: Silent, pin
 MODES = ["404", "503", "wrong-bytes", "dropped", "dns", "refused", "silent"]
 
 
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    """No proxy sends these tests' requests anywhere but 127.0.0.1 (tests/conftest.py stops *.invalid look-ups)."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.mark.parametrize("modes", [[m] for m in MODES] + [MODES], ids=MODES + ["each-kind-at-once"])
 def test_every_mirror_failing_gives_one_error_listing_each_attempt(modes, world, tmp_path, monkeypatch):
     arrays, pkl, s, silent = world

@@ -156,3 +156,11 @@ def test_command_without_a_dataset_suggests_synthetic(monkeypatch):
     res = CliRunner().invoke(app, ["matmul"])
     assert res.exit_code == 1 and res.stderr.count("\n") == 1
     assert "not cached" in res.stderr and "--synthetic" in res.stderr
+
+
+def test_shapes_that_do_not_multiply_are_a_value_error():
+    from mnist_scratch.matmul import matmul_broadcast, matmul_elementwise, matmul_loops
+
+    for f in (matmul_loops, matmul_elementwise, matmul_broadcast):
+        with pytest.raises(ValueError, match=r"cannot multiply \(2, 3\) by \(4, 5\)"):
+            f(torch.zeros(2, 3), torch.zeros(4, 5))

@@ -134,3 +134,36 @@ def test_paths_that_look_like_rich_markup_print_as_they_are(tmp_path):
     r = runner.invoke(app, ["evaluate", str(out)])
     assert r.exit_code == 0, r.output
     assert str(out) in r.stdout.replace("\n", "")
+
+
+def test_resume_into_an_unwritable_run_folder_is_one_line(tmp_path, monkeypatch):
+    train(*FAST, "--epochs", "1", "--out", str(tmp_path / "a"))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(runs.checkpoint, "atomic_write", refuse)
+    r = train("--resume", str(tmp_path / "a"), "--epochs", "2")
+    assert r.exit_code == 1 and r.stderr.startswith("error: cannot write the run folder")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
+
+
+def test_plot_needs_matplotlib_before_training(tmp_path, monkeypatch):
+    import mnist_scratch.report.plots as plots
+    from mnist_scratch.errors import UsageError
+
+    def missing(*a, **k):
+        raise UsageError("writing PNG files needs matplotlib: pip install 'mnist-scratch[plot]'")
+
+    monkeypatch.setattr(plots, "_figure", missing)
+    r = train(*FAST, "--epochs", "1", "--out", str(tmp_path / "a"), "--plot", str(tmp_path / "c.png"))
+    assert r.exit_code == 2 and "matplotlib" in r.stderr
+    assert not (tmp_path / "a").exists()
+
+
+def test_interrupted_before_any_epoch_with_plot_still_exits_130(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs.Recorder, "should_stop", lambda self: True)
+    r = train(*FAST, "--epochs", "2", "--out", str(tmp_path / "a"), "--plot", str(tmp_path / "c.png"), "--json")
+    assert r.exit_code == 130, r.output
+    assert json.loads(r.stdout)["checkpoint"] is None and not (tmp_path / "c.png").exists()

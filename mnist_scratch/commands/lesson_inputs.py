@@ -5,13 +5,13 @@ from typing import Annotated
 
 import typer
 
+from mnist_scratch.config import MAX_SEED
 from mnist_scratch.errors import DataError, UsageError
 
 Synthetic = Annotated[
     bool, typer.Option("--synthetic", help="Use standard-normal random inputs, not MNIST (no download).")
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for the random weights (and synthetic inputs).")]
-MAX_SEED = 2**32 - 1
 
 
 def check_seed(seed: int) -> None:

@@ -54,17 +54,21 @@ def train(
         cfg, ckpt = cfgmod.resolve(config, given), None
         out = out or runs.new_run_dir(Path("runs"), cfg)
         runs.check_fresh_out(out)
+    if plot is not None:
+        from mnist_scratch.report.plots import check_available, plot_history
+
+        check_available()
     dev = runs.resolve_device(cfg.device)
     data = load_dataset(data_dir, device=dev)
     display = Hooks() if json_ else report.TableHooks(progress=not no_progress)
     run = runs.train_run(cfg, data, out, display, ckpt)
-    if plot is not None:
-        from mnist_scratch.report.plots import plot_history
-
-        plot_history([r for r in runs.read_metrics(run.out)], plot)
+    weights = out / checkpoint.WEIGHTS
     if json_:
-        report.train_json(cfg.to_dict(), run.epochs, out / "model.safetensors", run.interrupted)
+        report.train_json(cfg.to_dict(), run.epochs, weights if weights.exists() else None, run.interrupted)
     else:
         report.summary(run.epochs, run.out, run.seconds, run.interrupted, run.device)
+    history = runs.read_metrics(run.out)
+    if plot is not None and history:  # an interrupted run with no finished epoch has nothing to draw
+        plot_history(history, plot)
     if run.interrupted:
         raise typer.Exit(130)

@@ -32,6 +32,8 @@ def cache_root(data_dir: Path | str | None = None) -> Path:
     return platformdirs.user_cache_path("mnist-scratch")
 
 
+DONTNEED = getattr(mmap, "MADV_DONTNEED", None)  # Linux and macOS; elsewhere pages simply stay mapped
+
 @dataclass
 class Stored:
     """A processed split read back from the cache and checked."""
@@ -57,13 +59,14 @@ class Slot:
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         except FileNotFoundError:
             return None, "not cached"
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:  # RecursionError: a manifest nested absurdly deep
             return None, f"unreadable cache ({type(e).__name__})"
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             return None, "unknown cache format"
         if manifest.get("processed") != "sha256:" + hashlib.sha256(mm).hexdigest():
             return None, f"{self.processed.name} does not match its recorded digest (corrupted)"
-        mm.madvise(mmap.MADV_DONTNEED)  # hashing paged in the whole file; pages come back from disk as read
+        if DONTNEED:  # hashing paged in the whole file; pages come back from disk as read
+            mm.madvise(DONTNEED)
         split = {"train": pins.n_train, "valid": pins.n_valid, "test": pins.n_test}
         if manifest.get("split") != split:
             return None, "cached split has other sizes"
@@ -132,7 +135,7 @@ def _pages_dropper(mm: mmap.mmap) -> Callable[[torch.Tensor], None]:
     def release(t: torch.Tensor) -> None:
         start = t.data_ptr() - base
         lo, hi = -(-start // page) * page, (start + t.numel() * t.element_size()) // page * page
-        if 0 <= lo < hi <= len(mm):
-            mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        if DONTNEED and 0 <= lo < hi <= len(mm):
+            mm.madvise(DONTNEED, lo, hi - lo)
 
     return release

@@ -13,6 +13,11 @@ DIGIT_INCHES = (1.0, 1.3)  # width, height of one digit's cell (image + title)
 HISTORY_INCHES = (10.0, 4.0)
 
 
+def check_available() -> None:
+    """UsageError naming the extra when matplotlib is missing (asked before a long run, not after it)."""
+    _figure(1, 1)
+
+
 def _figure(w_in: float, h_in: float, layout: "str | None" = None):
     """A matplotlib Figure (no pyplot, no global state); UsageError naming the extra when it is missing."""
     try:

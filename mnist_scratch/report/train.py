@@ -66,14 +66,6 @@ class TableHooks(Hooks):
         self.console.print(t)
 
 
-def show_history(rows: list[EpochStats]) -> None:
-    """The whole per-epoch table at once (for a run that printed nothing live)."""
-    t = _table(True)
-    for s in rows:
-        _row(t, s)
-    stdout().print(t)
-
-
 def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bool, device: str) -> None:
     """Best valid accuracy, total time, where results are."""
     c = stdout()
@@ -86,13 +78,13 @@ def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bo
     c.print(f"results in {esc(out)} (config.json, metrics.jsonl, model.safetensors)")
 
 
-def train_json(cfg: dict, epochs: list[EpochStats], ckpt: Path, interrupted: bool) -> None:
+def train_json(cfg: dict, epochs: list[EpochStats], ckpt: "Path | None", interrupted: bool) -> None:
     """The run as one JSON object on stdout."""
     print_json({
         "config": cfg,
         "epochs": [{"epoch": s.epoch, "train_loss": s.train_loss, "valid_loss": s.valid_loss,
                     "valid_acc": s.valid_acc, "seconds": s.seconds} for s in epochs],
         "best_valid_acc": max((s.valid_acc for s in epochs), default=None),
-        "checkpoint": str(ckpt),
+        "checkpoint": None if ckpt is None else str(ckpt),
         "interrupted": interrupted,
     })

@@ -1,0 +1,18 @@
+"""Fixtures for every test: names under .invalid fail to resolve without asking any resolver."""
+
+import socket
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def invalid_names_never_resolve(monkeypatch):
+    """Tests use *.invalid for 'DNS failure'; answer it here, so no query leaves the machine."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kw):
+        if isinstance(host, (str, bytes)) and (host.decode() if isinstance(host, bytes) else host).endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
