@@ -3,9 +3,7 @@
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from mnist_scratch.atomic import atomic_write
 from mnist_scratch.config import TrainConfig, merge
 from mnist_scratch.errors import CheckpointError, ConfigError
 
@@ -30,19 +29,6 @@ class Checkpoint:
     mean: float
     std: float
     path: Path
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path) on a temp file beside path, then move it into place; no temp file is left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def digest(tensors: dict[str, torch.Tensor]) -> str:

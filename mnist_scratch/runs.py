@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from mnist_scratch import checkpoint
+from mnist_scratch.atomic import atomic_write, temp_glob
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.train import EpochStats, Hooks
@@ -47,7 +48,7 @@ class Recorder(Hooks):
         try:
             out.mkdir(parents=True, exist_ok=True)
             for name in (checkpoint.WEIGHTS, CONFIG, METRICS):  # temp files of a killed run are never used
-                for tmp in out.glob(f".{name}.*.tmp"):
+                for tmp in out.glob(temp_glob(name)):
                     tmp.unlink()
             if fresh:  # a resumed run's config.json changes only once one of its epochs is saved
                 self._write_config()
@@ -56,7 +57,7 @@ class Recorder(Hooks):
             raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
 
     def _write_config(self) -> None:
-        checkpoint.atomic_write(self.out / CONFIG, lambda p: p.write_text(json.dumps(self.cfg.to_dict(), indent=2)
+        atomic_write(self.out / CONFIG, lambda p: p.write_text(json.dumps(self.cfg.to_dict(), indent=2)
                                                                           + "\n"))
         self.config_due = False
 
@@ -172,7 +173,7 @@ def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoi
         start = ckpt.epoch
         kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
         try:
-            checkpoint.atomic_write(out / METRICS, lambda p: p.write_text(kept))
+            atomic_write(out / METRICS, lambda p: p.write_text(kept))
         except OSError as e:
             raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
     rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)

@@ -10,7 +10,7 @@ import torch
 from fakemnist import classic_splits, make_arrays, py2_pickle, tiny_pins
 from fakeserver import MirrorServer, Route
 
-import mnist_scratch.data.diskio as diskio
+import mnist_scratch.atomic as atomic
 from mnist_scratch.data import Net, cache_root, load_dataset, prepare_dataset
 from mnist_scratch.errors import DataError
 
@@ -126,7 +126,7 @@ def test_full_disk_leaves_previous_files_intact(served, tmp_path, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(diskio.os, "fsync", full)
+    monkeypatch.setattr(atomic.os, "fsync", full)
     with pytest.raises(DataError, match="no space left in the cache folder"):
         prepare_dataset(tmp_path, pins=pins, net=FAST, force=True)
     assert {p.name: p.read_bytes() for p in (tmp_path / "mnist").iterdir()} == before  # no temp file, no damage

@@ -143,7 +143,7 @@ def test_resume_into_an_unwritable_run_folder_is_one_line(tmp_path, monkeypatch)
     def refuse(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(runs.checkpoint, "atomic_write", refuse)
+    monkeypatch.setattr(runs, "atomic_write", refuse)
     r = train("--resume", str(tmp_path / "a"), "--epochs", "2")
     assert r.exit_code == 1 and r.stderr.startswith("error: cannot write the run folder")
     assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before

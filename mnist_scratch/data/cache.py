@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save as st_save
 
-from mnist_scratch.data.diskio import atomic_write, disk_errors, read_safetensors
+from mnist_scratch.atomic import atomic_write_bytes, temp_glob
+from mnist_scratch.data.diskio import disk_errors, read_safetensors
 from mnist_scratch.data.pins import Pins
 from mnist_scratch.errors import DataError
 
@@ -86,8 +87,8 @@ class Slot:
             self.folder.mkdir(parents=True, exist_ok=True)
             data = st_save(tensors)
             manifest = {**manifest, "format": FORMAT, "processed": "sha256:" + hashlib.sha256(data).hexdigest()}
-            atomic_write(self.processed, data)
-            atomic_write(self.manifest, json.dumps(manifest, indent=1).encode())
+            atomic_write_bytes(self.processed, data)
+            atomic_write_bytes(self.manifest, json.dumps(manifest, indent=1).encode())
         return Stored(tensors, manifest)
 
 
@@ -121,7 +122,7 @@ class Cache:
 
     def _sweep(self) -> None:
         """Remove temp files of interrupted writes (only ever done while holding the lock)."""
-        for pattern in ("raw/tmp*", "raw/.tmp-*", "mnist/.tmp-*", "custom/*/.tmp-*"):
+        for pattern in ("raw/tmp*", f"raw/{temp_glob()}", f"mnist/{temp_glob()}", f"custom/*/{temp_glob()}"):
             for p in self.root.glob(pattern):
                 with suppress(OSError):
                     p.unlink()

@@ -3,11 +3,9 @@
 import errno
 import json
 import math
-import os
 import struct
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -28,21 +26,6 @@ def disk_errors(folder: Path) -> Iterator[None]:
             raise DataError(f"cache folder {folder} is not writable ({e.strerror}); {hint}") from None
         if e.errno in (errno.ENOTDIR, errno.EEXIST):
             raise DataError(f"cache folder {folder} is not a folder ({e.strerror}); {hint}") from None
-        raise
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write data to a temp file in path's folder, fsync, then rename over path; no partial file is left."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
         raise
 
 

@@ -1,10 +1,9 @@
 """PNG figures with matplotlib (the optional `plot` extra): digit grids and training curves."""
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
+from mnist_scratch.atomic import atomic_write
 from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.report.show import fmt_conf
 
@@ -33,19 +32,9 @@ def _save(fig, path: Path) -> None:
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give a PNG file name")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
     except OSError as e:  # a file where a folder should be, a read-only or full disk
         raise MnistScratchError(f"cannot write {path}: {e.strerror or e}") from None
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI)
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise MnistScratchError(f"cannot write {path}: {e.strerror or e}") from None
-        raise
 
 
 def digits_size(n: int, cols: int) -> tuple[int, int]:
