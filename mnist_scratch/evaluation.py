@@ -6,7 +6,7 @@ import torch
 
 from mnist_scratch.checkpoint import Checkpoint
 from mnist_scratch.nn import Model, make_model
-from mnist_scratch.train import metrics
+from mnist_scratch.train import metrics, predict_all
 
 
 @dataclass
@@ -32,9 +32,7 @@ def model_from(ckpt: Checkpoint, device: "torch.device | str" = "cpu") -> Model:
 
 def evaluate_model(model: Model, x: torch.Tensor, y: torch.Tensor, loss: str, split: str = "test") -> EvalResult:
     """Loss, accuracy, per-class accuracy and confusion matrix of model on (x, y)."""
-    with torch.no_grad():
-        out = torch.cat([model.predict(x[i : i + 5000]) for i in range(0, len(x), 5000)])
-    value, acc, pred = metrics(out, y, loss)
+    value, acc, pred = metrics(predict_all(model.predict, x), y, loss)
     conf = torch.zeros(10, 10, dtype=torch.int64)
     conf.view(-1).index_add_(0, (y.cpu() * 10 + pred.cpu()), torch.ones(len(y), dtype=torch.int64))
     per_class = (conf.diagonal() / conf.sum(1).clamp(min=1)).tolist()

@@ -87,10 +87,15 @@ def metrics(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float
     return value.item(), (pred == y).float().mean().item(), pred
 
 
-def evaluate(engine, x: torch.Tensor, y: torch.Tensor, loss: str, bs: int = 5000) -> tuple[float, float]:
-    """Mean loss and accuracy of engine's model over (x, y), in chunks."""
-    outs = [engine.predict(x[i : i + bs]) for i in range(0, len(x), bs)]
-    value, acc, _ = metrics(torch.cat(outs), y, loss)
+def predict_all(predict, x: torch.Tensor, bs: int = 5000) -> torch.Tensor:
+    """predict(x) computed bs rows at a time, so a whole split never needs all its activations at once."""
+    with torch.no_grad():
+        return torch.cat([predict(x[i : i + bs]) for i in range(0, len(x), bs)])
+
+
+def evaluate(engine, x: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float]:
+    """Mean loss and accuracy of engine's model over (x, y)."""
+    value, acc, _ = metrics(predict_all(engine.predict, x), y, loss)
     return value, acc
 
 

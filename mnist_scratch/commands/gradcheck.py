@@ -27,11 +27,9 @@ def gradcheck(
     Example: mnist-scratch gradcheck --nh 100,50 --loss mse --fd --dtype float64
     """
     from mnist_scratch import config as cfgmod
-    from mnist_scratch.commands.lesson_inputs import check_seed
     from mnist_scratch.errors import UsageError
 
     cfg = cfgmod.merge(cfgmod.TrainConfig(), dict(nh=nh, loss=loss, seed=seed, bs=bs))  # errors name the --flag
-    check_seed(cfg.seed)
     if dtype not in DTYPES:
         raise UsageError(f"--dtype must be float32 or float64, got {dtype!r}")
     if cfg.bs > MAX_BS:

@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.config import MAX_SEED
-from mnist_scratch.errors import DataError, UsageError
+from mnist_scratch.config import TrainConfig, merge
+from mnist_scratch.errors import DataError
 
 Synthetic = Annotated[
     bool, typer.Option("--synthetic", help="Use standard-normal random inputs, not MNIST (no download).")
@@ -15,9 +15,8 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed for the random weights (
 
 
 def check_seed(seed: int) -> None:
-    """UsageError unless 0 <= seed <= MAX_SEED (torch's generator refuses seeds beyond 64 bits)."""
-    if not 0 <= seed <= MAX_SEED:
-        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+    """UsageError unless --seed is one TrainConfig accepts (the one rule for seeds, in config.py)."""
+    merge(TrainConfig(), {"seed": seed})
 
 
 def lesson_images(data_dir: "Path | None", *, synthetic: bool, split: str, n: int, seed: int):
