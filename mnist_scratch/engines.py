@@ -74,9 +74,9 @@ class AutogradEngine:
             lin = nn.Linear(w.shape[0], w.shape[1], dtype=w.dtype, device=w.device)
             layers += [lin, nn.ReLU()]
         self.net = nn.Sequential(*layers[:-1])
-        self.load_state(params)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay)
+        self.load_state(params)
 
     def _loss(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         if self.cfg.loss == "mse":
@@ -98,32 +98,30 @@ class AutogradEngine:
         with torch.no_grad():
             return self.net(x)
 
-    def _lins(self) -> list[nn.Linear]:
-        return [m for m in self.net if isinstance(m, nn.Linear)]
+    def _params(self):
+        """(manual-layout name, nn parameter, layout change) for each: nn.Linear stores w.T, so weights flip."""
+        lins = [m for m in self.net if isinstance(m, nn.Linear)]
+        for i, lin in enumerate(lins, 1):
+            yield f"lin{i}.w", lin.weight, lambda t: t.T
+            yield f"lin{i}.b", lin.bias, lambda t: t
 
     def state(self) -> dict[str, torch.Tensor]:
         """Parameters (and momentum buffers) in the manual engine's names and layout."""
         d: dict[str, torch.Tensor] = {}
-        for i, lin in enumerate(self._lins(), 1):
-            d[f"lin{i}.w"], d[f"lin{i}.b"] = lin.weight.detach().T, lin.bias.detach()
-            for k, p, t in ((f"lin{i}.w", lin.weight, True), (f"lin{i}.b", lin.bias, False)):
-                buf = self.opt.state.get(p, {}).get("momentum_buffer") if hasattr(self, "opt") else None
-                if buf is not None:
-                    d[f"momentum.{k}"] = buf.T if t else buf
+        for k, p, flip in self._params():
+            d[k] = flip(p.detach())
+            buf = self.opt.state.get(p, {}).get("momentum_buffer")
+            if buf is not None:
+                d[f"momentum.{k}"] = flip(buf)
         return d
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
         """Copy parameters (and momentum buffers when present) from manual-layout state."""
-        with torch.no_grad():
-            for i, lin in enumerate(self._lins(), 1):
-                lin.weight.copy_(state[f"lin{i}.w"].T)
-                lin.bias.copy_(state[f"lin{i}.b"])
-        if hasattr(self, "opt") and self.cfg.momentum:
-            for i, lin in enumerate(self._lins(), 1):
-                for k, p, t in ((f"lin{i}.w", lin.weight, True), (f"lin{i}.b", lin.bias, False)):
-                    if f"momentum.{k}" in state:
-                        buf = state[f"momentum.{k}"]
-                        self.opt.state[p]["momentum_buffer"] = (buf.T if t else buf).clone()
+        for k, p, flip in self._params():
+            with torch.no_grad():
+                p.copy_(flip(state[k]))
+            if self.cfg.momentum and f"momentum.{k}" in state:
+                self.opt.state[p]["momentum_buffer"] = flip(state[f"momentum.{k}"]).clone()
 
 
 ENGINES = {"manual": FastEngine, "reference": ManualEngine, "autograd": AutogradEngine}
