@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_scratch.checkpoint import Checkpoint, expected_shapes, load
 from mnist_scratch.config import TrainConfig, resolve
 from mnist_scratch.data.classic import ALLOWED, restricted_loads
 from mnist_scratch.data.formats import parse_idx
 from mnist_scratch.errors import CheckpointError, ConfigError, FormatError
+from mnist_scratch.training.checkpoint import Checkpoint, expected_shapes, load
 
 _DIR = Path(tempfile.mkdtemp(prefix="mnist-scratch-fuzz-"))
 atexit.register(shutil.rmtree, _DIR, True)

@@ -27,12 +27,12 @@ def bench(
     """
     import torch
 
-    from mnist_scratch.bench import run_bench
-    from mnist_scratch.benchsteps import QUICK, SETTINGS
+    from mnist_scratch.bench.steps import QUICK, SETTINGS
+    from mnist_scratch.bench.suite import run_bench
     from mnist_scratch.config import DEVICES
     from mnist_scratch.errors import UsageError
     from mnist_scratch.report import bench as report
-    from mnist_scratch.runs import resolve_device
+    from mnist_scratch.training.runs import resolve_device
 
     if device not in DEVICES:
         raise UsageError(f"--device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, got {device!r}")

@@ -17,10 +17,10 @@ def evaluate(
 
     The test split is used here and nowhere else. Example: mnist-scratch evaluate runs/20261122-190000-nh50-ce
     """
-    from mnist_scratch import checkpoint
     from mnist_scratch.data import load_dataset
-    from mnist_scratch.evaluation import evaluate_model, model_from
     from mnist_scratch.report import evaluate as report
+    from mnist_scratch.training import checkpoint
+    from mnist_scratch.training.evaluation import evaluate_model, model_from
 
     ckpt = checkpoint.load(run)
     data = load_dataset(data_dir)

@@ -32,7 +32,7 @@ def init(
     if not 1 <= nh <= 1024:
         raise UsageError(f"--nh must be between 1 and 1024, got {nh}")
     check_seed(seed)
-    from mnist_scratch.initstats import run_init
+    from mnist_scratch.lesson.init_stats import run_init
     from mnist_scratch.report import init as report
 
     x, source = lesson_images(data_dir, synthetic=synthetic, split="valid", n=N_IMAGES, seed=seed)

@@ -39,9 +39,9 @@ def matmul(
     check_seed(seed)
     import torch
 
-    from mnist_scratch.matmul import run_matmul
+    from mnist_scratch.lesson.matmul import run_matmul
+    from mnist_scratch.lesson.timing import threads as using_threads
     from mnist_scratch.report import matmul as report
-    from mnist_scratch.timing import threads as using_threads
 
     x, source = lesson_images(data_dir, synthetic=synthetic, split="train", n=rows, seed=seed)
     w = torch.randn(784, 10, generator=torch.Generator().manual_seed(seed))  # (784, 10)

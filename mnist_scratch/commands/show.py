@@ -51,14 +51,14 @@ def show(
         raise UsageError(f"--worst must be between 1 and 200, got {worst}")
     if cols is not None and cols < 1:
         raise UsageError(f"--cols must be at least 1, got {cols}")
-    from mnist_scratch import digits
     from mnist_scratch.data import load_dataset
+    from mnist_scratch.lesson import digits
     from mnist_scratch.report import show as report
 
     model = None
     if checkpoint is not None:
-        from mnist_scratch.checkpoint import load
-        from mnist_scratch.evaluation import model_from
+        from mnist_scratch.training.checkpoint import load
+        from mnist_scratch.training.evaluation import model_from
 
         model = model_from(load(checkpoint))
     ds = load_dataset(data_dir)

@@ -33,12 +33,12 @@ def train(
 
     Example: mnist-scratch train --config configs/default.toml --epochs 3
     """
-    from mnist_scratch import checkpoint, runs
     from mnist_scratch import config as cfgmod
     from mnist_scratch.data import load_dataset
     from mnist_scratch.errors import UsageError
     from mnist_scratch.report import train as report
-    from mnist_scratch.train import Hooks
+    from mnist_scratch.training import checkpoint, runs
+    from mnist_scratch.training.fit import Hooks
 
     flags = dict(nh=nh, loss=loss, epochs=epochs, bs=bs, lr=lr, momentum=momentum, weight_decay=weight_decay,
                  lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads)

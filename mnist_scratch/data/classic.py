@@ -37,7 +37,7 @@ def _dtype(obj, align=False, copy=False):
     return np.dtype(obj, bool(align), bool(copy))
 
 
-# exactly the names DESIGN.md §1 allows (numpy 1 and numpy 2 spellings of _reconstruct)
+# exactly the names a pickled numpy array needs (numpy 1 and numpy 2 spellings of _reconstruct)
 ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,

@@ -1,4 +1,4 @@
-"""Disk helpers: clear errors for full or read-only folders, atomic writes, zero-copy safetensors reads."""
+"""Disk helpers: clear errors for full or read-only folders, zero-copy safetensors reads."""
 
 import errno
 import json

@@ -8,7 +8,7 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Pins:
-    """Where MNIST lives and what its bytes must hash to (defaults: the official files, DESIGN.md §1)."""
+    """Where MNIST lives and what its bytes must hash to (defaults: the official files)."""
 
     pickle_name: str = "mnist.pkl.gz"
     pickle_md5: str = "a02cd19f81d51c426d7ca14024243ce9"

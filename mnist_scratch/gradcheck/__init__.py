@@ -18,7 +18,7 @@ from mnist_scratch.gradcheck.autograd import (
     twin,
 )
 from mnist_scratch.gradcheck.finitediff import fd_rows
-from mnist_scratch.nn import make_model
+from mnist_scratch.lesson.nn import make_model
 
 __all__ = [
     "FD_ATOL",

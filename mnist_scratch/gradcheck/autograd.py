@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from mnist_scratch.nn import Lin, Model
+from mnist_scratch.lesson.nn import Lin, Model
 
 # allclose(manual, autograd): |manual - autograd| <= atol * max(1, max|autograd|) + rtol * |autograd| entry by entry.
 # float32: rtol ~100 ulp of relative room; float64: 1e-10 is ~450,000 ulp, enough for sums of thousands of terms

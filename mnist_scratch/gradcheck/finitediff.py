@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 
 from mnist_scratch.gradcheck.autograd import FD_ATOL, FD_H, FD_RTOL, GradRow, diffs, twin
-from mnist_scratch.nn import Model, Relu
+from mnist_scratch.lesson.nn import Model, Relu
 
 
 def _relu_sides(model: Model) -> list[Tensor]:

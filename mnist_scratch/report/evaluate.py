@@ -2,9 +2,9 @@
 
 from rich.table import Table
 
-from mnist_scratch.checkpoint import Checkpoint
-from mnist_scratch.evaluation import EvalResult
 from mnist_scratch.report.console import esc, print_json, stdout
+from mnist_scratch.training.checkpoint import Checkpoint
+from mnist_scratch.training.evaluation import EvalResult
 
 
 def show(res: EvalResult, ckpt: Checkpoint) -> None:

@@ -5,7 +5,7 @@ import math
 from rich import box
 from rich.table import Table
 
-from mnist_scratch.initstats import InitStats
+from mnist_scratch.lesson.init_stats import InitStats
 from mnist_scratch.report.console import print_json, stdout
 
 COLOURS = {"explodes": "red", "vanishes": "yellow", "keeps": "green"}

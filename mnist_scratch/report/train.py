@@ -1,4 +1,4 @@
-"""Rendering for `train` and `evaluate`: live progress (fastprogress), epoch rows, summaries, JSON."""
+"""Rendering for `train`: live progress (fastprogress), epoch rows, summaries, JSON."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 from rich.table import Table
 
 from mnist_scratch.report.console import esc, print_json, stdout
-from mnist_scratch.train import EpochStats, Hooks
+from mnist_scratch.training.fit import EpochStats, Hooks
 
 COLS = (("epoch", 5), ("train loss", 10), ("valid loss", 10), ("valid acc", 9), ("seconds", 7))
 

@@ -1,0 +1,172 @@
+"""Timing training steps: the fused manual engine beside PyTorch autograd, the readable reference and the GEMM floor.
+
+Pure measuring code: returns dataclasses, prints nothing. Every engine trains the same model (same init) on the
+same batches for the same number of steps, gathered and checked as fit() does; the engines are interleaved and
+repeated, and each figure is seconds per epoch (ceil(50000 / bs) full batches).
+"""
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from mnist_scratch.config import TrainConfig
+from mnist_scratch.errors import TrainingError
+from mnist_scratch.lesson.nn import make_model
+from mnist_scratch.training.engines import ENGINES
+from mnist_scratch.training.fit import sync_every
+
+N_TRAIN = 50_000
+# timed rows: (engine, batching). "fit": gathered into reused buffers as fit() does; "plain": x[idx], y[idx] as a
+# PyTorch user writes it. "autograd" is that user's loop, the reference for the targets; "twin" isolates the engine.
+ROWS = {"manual": ("manual", "fit"), "autograd": ("autograd", "plain"), "twin": ("autograd", "fit"),
+        "reference": ("reference", "fit")}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One benchmarked configuration."""
+
+    name: str
+    nh: tuple[int, ...]
+    bs: int
+
+
+SETTINGS = (Setting("nh50-bs64", (50,), 64), Setting("nh50-bs256", (50,), 256), Setting("nh1000-bs256", (1000,), 256))
+QUICK = (Setting("quick-nh20-bs32", (20,), 32),)
+
+
+@dataclass
+class Timing:
+    """Seconds per epoch, one per repeat."""
+
+    runs: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+    @property
+    def min(self) -> float:
+        return min(self.runs)
+
+    @property
+    def max(self) -> float:
+        return max(self.runs)
+
+
+@dataclass
+class Case:
+    """One setting's timings; flops is the matmul work of one training step."""
+
+    setting: Setting
+    steps: int  # timed steps per repeat (scaled to an epoch)
+    epoch_steps: int
+    flops: float
+    timings: dict[str, Timing]  # the ROWS and "floor"
+
+    def ratio(self, a: str, b: str, stat: str = "median") -> float:
+        """a over b, by median (or by min: the least disturbed runs, robust when other work slows some down)."""
+        return getattr(self.timings[a], stat) / getattr(self.timings[b], stat)
+
+    def gflops(self, name: str) -> float:
+        """The step's matmul FLOPs over the median step time of `name`, in GFLOP/s."""
+        return self.flops * self.epoch_steps / self.timings[name].median / 1e9
+
+
+def gemm_shapes(nh: tuple[int, ...], bs: int, n_out: int = 10, n_in: int = 784) -> list[tuple[int, int, int]]:
+    """(m, k, n) of each matmul of a training step: forward, weight gradient, input gradient (not of layer 1)."""
+    sizes, out = (n_in, *nh, n_out), []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        out += [(bs, a, b), (a, bs, b)] + ([(bs, b, a)] if i > 0 else [])
+    return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds(fn: Callable[[], None], n: int, device: torch.device) -> float:
+    """Wall seconds of n calls of fn, the device drained before and after."""
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def floor_step(shapes, device, dtype=torch.float32, trials: int = 20) -> Callable[[], None]:
+    """A step of just the matmuls, each in whichever orientation (C = A @ B or C.T = B.T @ A.T) runs faster."""
+    g, calls = torch.Generator().manual_seed(0), []
+    for m, k, n in shapes:
+        options = []
+        for rows, cols in ((m, n), (n, m)):
+            a, b = torch.randn(rows, k, generator=g), torch.randn(k, cols, generator=g)
+            c = torch.empty(rows, cols, device=device, dtype=dtype)
+            options.append((a.to(device, dtype), b.to(device, dtype), c))
+        times = [seconds(lambda o=o: torch.mm(o[0], o[1], out=o[2]), trials, device) for o in options]
+        calls.append(options[times.index(min(times))])
+
+    def step():
+        for a, b, c in calls:
+            torch.mm(a, b, out=c)
+    return step
+
+
+def run_steps(engine, x, y, batches, steps: int, lr: float, every: int, plain: bool = False) -> float:
+    """Seconds for `steps` training steps as fit() runs them: gather into buffers, step, read the losses back.
+
+    plain: gather each batch with x[idx] (new tensors) instead, as a plain PyTorch loop does.
+    """
+    bs = len(batches[0])
+    xb, yb = x.new_empty((bs, x.shape[1])), y.new_empty(bs)
+    pending: list[torch.Tensor] = []
+    _sync(x.device)
+    t0 = time.perf_counter()
+    for k in range(steps):
+        idx = batches[k % len(batches)]
+        if plain:
+            xb, yb = x[idx], y[idx]
+        else:
+            torch.index_select(x, 0, idx, out=xb), torch.index_select(y, 0, idx, out=yb)
+        pending.append(engine.step(xb, yb, lr))
+        if len(pending) == every or k == steps - 1:
+            values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).tolist()
+            if not all(math.isfinite(v) for v in values):
+                raise TrainingError(f"{engine.name}: non-finite loss while benchmarking")
+            pending.clear()
+    _sync(x.device)
+    return time.perf_counter() - t0
+
+
+def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float = 0.1) -> Case:
+    """Time one setting: warm up, then `repeats` rounds of every engine and the floor, in rotating order."""
+    device = x.device
+    epoch_steps = math.ceil(N_TRAIN / s.bs)
+    steps = min(steps or epoch_steps, epoch_steps)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(device)
+    batches = order[: len(x) // s.bs * s.bs].split(s.bs)
+    cfg = TrainConfig(nh=s.nh, bs=s.bs, lr=lr)
+    every = sync_every(device)
+    runs: dict[str, Callable[[int], float]] = {}
+    for row, (name, batching) in ROWS.items():
+        model = make_model(s.nh, "ce", generator=torch.Generator().manual_seed(0), dtype=x.dtype, device=device)
+        engine = ENGINES[name](model, cfg)
+        runs[row] = lambda n, e=engine, p=batching == "plain": run_steps(e, x, y, batches, n, lr, every, p)
+    shapes = gemm_shapes(s.nh, s.bs)
+    floor = floor_step(shapes, device, x.dtype)
+    runs["floor"] = lambda n: seconds(floor, n, device)
+    for run in runs.values():  # warm-up
+        run(min(steps, 30))
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    names = list(runs)
+    for r in range(repeats):
+        for k in names[r % len(names):] + names[: r % len(names)]:
+            times[k].append(runs[k](steps) * epoch_steps / steps)
+    flops = float(sum(2 * m * k * n for m, k, n in shapes))
+    return Case(s, steps, epoch_steps, flops, {k: Timing(v) for k, v in times.items()})

@@ -1,0 +1,1 @@
+"""Training: fit, the engines (reference, fused, autograd), run folders, checkpoints, evaluation."""

@@ -1,0 +1,160 @@
+"""FusedEngine: the model of mnist_scratch.lesson.nn and ReferenceEngine's SGD step, rewritten for speed.
+
+Same rules as nn.py (the readable reference), fused and reordered:
+- every activation and gradient lives in a buffer allocated once per batch size and refilled with `out=` ops;
+- the loss gradient is kept unscaled (softmax - onehot, or out - targ) and its factor (1 or 2) / bs rides along
+  as the `alpha` of the weight-gradient GEMMs, so no op spends time scaling it;
+- without momentum the SGD update is folded into the weight-gradient GEMM (in the lesson's layout
+  `w.addmm_(inp.T, out.g, alpha=-lr/bs)`): no gradient buffer at all; with momentum that GEMM accumulates into
+  the momentum buffer instead (`buf.addmm_(inp.T, out.g, beta=momentum, alpha=1/bs)`);
+- everything is computed transposed: weights stored as w.T (n_out, n_in), activations as (features, bs), so
+  out.T = w.T @ inp.T. In this orientation MKL runs the thin GEMMs (the 10-wide output layer, the input
+  gradient through it) several times faster, and the softmax over dim 0 of (10, bs) is faster too;
+- all parameters are views into one flat tensor (and the momentum buffers into another), so weight decay and
+  the momentum step are one elementwise op each over the whole model.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mnist_scratch.config import TrainConfig
+from mnist_scratch.lesson.nn import Model
+
+relu_bwd = torch.ops.aten.threshold_backward.grad_input  # g * (inp > 0) into a buffer, no mask tensor
+
+
+class Buffers:
+    """The activations and gradients of one batch size, all transposed: (features, bs)."""
+
+    def __init__(self, n: int, widths: list[int], dtype: torch.dtype, device):
+        new = lambda *shape: torch.empty(*shape, dtype=dtype, device=device)  # noqa: E731
+        self.out = [new(k, n) for k in widths]  # layer i's output; ReLU runs in place on hidden ones: (n_i, bs)
+        self.g = [new(k, n) for k in widths]  # d loss / d layer i's output, times bs / factor: (n_i, bs)
+        self.out_rows = [t.T for t in self.out]  # the same memory seen as (bs, n_i), made once
+        self.g_rows = self.g[-1].T  # the loss gradient as (bs, n_out)
+        self.ones = torch.ones(n, dtype=dtype, device=device)  # b.g = g @ ones: the sum over the batch
+        self.neg = torch.full((1, n), -1.0, dtype=dtype, device=device)  # the "- onehot" of softmax - onehot
+
+
+class FusedEngine:
+    """Hand-written backward pass and SGD with fused, preallocated ops; numerically ReferenceEngine's step."""
+
+    name = "manual"
+
+    def __init__(self, model: Model, cfg: TrainConfig):
+        params = dict(model.params())
+        self.cfg, self.depth = cfg, len(params) // 2
+        w1 = params["lin1.w"]
+        self.dtype, self.device = w1.dtype, w1.device
+        self.factor = 1.0 if cfg.loss == "ce" else 2.0  # d loss / d out = factor / bs * (unscaled gradient)
+        shapes = [tuple(params[f"lin{i}.w"].shape) for i in range(1, self.depth + 1)]  # (n_in, n_out) each
+        self.widths = [b for _, b in shapes]
+        self.flat = torch.empty(sum(a * b + b for a, b in shapes), dtype=self.dtype, device=self.device)
+        self.mom = torch.zeros_like(self.flat) if cfg.momentum else None
+        self.wt, self.b = self._views(self.flat, shapes)
+        self.mwt, self.mb = self._views(self.mom, shapes) if self.mom is not None else ([], [])
+        self.bcol = [b[:, None] for b in self.b]  # (n_out, 1): the bias broadcast over the batch columns
+        self.w = [wt.T for wt in self.wt]  # the lesson's w (n_in, n_out): views of the same memory
+        self.load_state(params)
+        self.bufs: dict[int, Buffers] = {}
+
+    @staticmethod
+    def _views(flat: Tensor, shapes) -> tuple[list[Tensor], list[Tensor]]:
+        """Each layer's w.T (n_out, n_in) and b (n_out,) as views into flat."""
+        wts, bs, at = [], [], 0
+        for a, b in shapes:
+            wts.append(flat[at : at + a * b].view(b, a))
+            bs.append(flat[at + a * b : at + a * b + b])
+            at += a * b + b
+        return wts, bs
+
+    def _buffers(self, n: int) -> Buffers:
+        if n not in self.bufs:
+            self.bufs[n] = Buffers(n, self.widths, self.dtype, self.device)
+        return self.bufs[n]
+
+    def _forward(self, xb: Tensor, yb: Tensor, buf: Buffers) -> Tensor:
+        """Forward and loss; leaves the unscaled loss gradient in buf.g[-1]. Returns the batch loss."""
+        inp = xb.T  # (784, bs)
+        for i in range(self.depth):
+            out = torch.addmm(self.bcol[i], self.wt[i], inp, out=buf.out[i])  # Lin.forward, transposed: (n_out, bs)
+            inp = out.relu_() if i < self.depth - 1 else out  # Relu.forward, in place
+        g = buf.g[-1]
+        if self.cfg.loss == "ce":
+            torch.log_softmax(out, 0, out=g)  # log p: CrossEntropy.forward's inp - logsumexp(inp)
+            loss = F.nll_loss(buf.g_rows, yb)  # mean of -log p[targ]
+            g.exp_()  # softmax: CrossEntropy.bwd's exp(inp - logsumexp)
+            g.scatter_add_(0, yb[None], buf.neg)  # softmax - onehot (CrossEntropy.bwd without the / bs)
+        else:
+            d = torch.sub(out[0], yb, out=g[0])  # out - targ (Mse.bwd without the 2 / bs)
+            loss = torch.dot(d, d) / len(yb)  # Mse.forward: mean of squares
+        return loss
+
+    def _backward(self, xb: Tensor, buf: Buffers, apply) -> None:
+        """Lin.bwd and Relu.bwd from the top layer down; apply(i, g, inp) gets layer i's gradients.
+
+        With g (n_out, bs) and inp (bs, n_in): w.T.g = g @ inp and b.g = g @ ones, both times factor / bs.
+        """
+        for i in reversed(range(self.depth)):
+            if i > 0:  # the first layer skips the input gradient: nobody needs d loss / d images
+                gi = torch.mm(self.w[i], buf.g[i], out=buf.g[i - 1])  # Lin.bwd's inp.g = out.g @ w.T, transposed
+                relu_bwd(gi, buf.out[i - 1], 0, grad_input=gi)  # Relu.bwd: * (inp > 0); out > 0 iff inp > 0
+            apply(i, buf.g[i], buf.out_rows[i - 1] if i > 0 else xb)
+
+    def step(self, xb: Tensor, yb: Tensor, lr: float) -> Tensor:
+        """Forward, backward, update; returns the batch loss (before the update)."""
+        buf = self._buffers(len(xb))
+        loss = self._forward(xb, yb, buf)
+        s, wd, mu = self.factor / len(xb), self.cfg.weight_decay, self.cfg.momentum
+        if self.mom is None:  # sgd_: p -= lr * (p.g + wd * p), the gradient GEMM writing straight into p
+            def apply(i, g, inp):
+                self.wt[i].addmm_(g, inp, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's w.g = inp.T @ out.g
+                self.b[i].addmv_(g, buf.ones, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's b.g = out.g.sum(0)
+            self._backward(xb, buf, apply)
+        else:  # sgd_: buf = mu * buf + p.g + wd * p; p -= lr * buf
+            def apply(i, g, inp):
+                self.mwt[i].addmm_(g, inp, beta=mu, alpha=s)  # buf = mu * buf + w.g, w.g = inp.T @ out.g
+                self.mb[i].addmv_(g, buf.ones, beta=mu, alpha=s)  # buf = mu * buf + b.g, b.g = out.g.sum(0)
+            self._backward(xb, buf, apply)
+            if wd:
+                self.mom.add_(self.flat, alpha=wd)  # buf += wd * p, every parameter at once
+            self.flat.add_(self.mom, alpha=-lr)  # p -= lr * buf, every parameter at once
+        return loss
+
+    def grads(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The batch loss and the plain gradients (lin1.w, lin1.b, ... in nn.py's layout), without updating."""
+        buf = self._buffers(len(xb))
+        loss = self._forward(xb, yb, buf)
+        s, out = self.factor / len(xb), {}
+
+        def apply(i, g, inp):
+            out[f"lin{i + 1}.w"] = torch.mm(g, inp).mul_(s).T  # (n_in, n_out)
+            out[f"lin{i + 1}.b"] = torch.mv(g, buf.ones).mul_(s)
+        self._backward(xb, buf, apply)
+        return loss, out
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Model output (n, n_out) for x."""
+        for i in range(self.depth):
+            x = torch.addmm(self.b[i], x, self.w[i])
+            x = x.relu_() if i < self.depth - 1 else x
+        return x
+
+    def _named(self) -> dict[str, Tensor]:
+        """Parameters and momentum buffers in nn.py's names and layout, as views of the live tensors."""
+        d: dict[str, Tensor] = {}
+        for prefix, wts, bs in (("", self.wt, self.b), ("momentum.", self.mwt, self.mb)):
+            for i, (wt, b) in enumerate(zip(wts, bs, strict=True), 1):
+                d[f"{prefix}lin{i}.w"], d[f"{prefix}lin{i}.b"] = wt.T, b  # w.T.T: the lesson's (n_in, n_out)
+        return d
+
+    def state(self) -> dict[str, Tensor]:
+        """Parameters and momentum buffers, named as in the checkpoint: contiguous copies sharing no memory."""
+        return {k: v.clone(memory_format=torch.contiguous_format) for k, v in self._named().items()}
+
+    def load_state(self, state: dict[str, Tensor]) -> None:
+        """Copy parameters (and momentum buffers when present) from state in nn.py's layout."""
+        for k, v in self._named().items():
+            if k in state or not k.startswith("momentum."):  # parameters are required, momentum is optional
+                v.copy_(state[k])

@@ -1,0 +1,182 @@
+"""A training run on disk: its folder, resolved config, per-epoch metrics (JSON lines) and checkpoint."""
+
+import contextlib
+import dataclasses
+import json
+import signal
+import time
+from pathlib import Path
+
+import torch
+
+from mnist_scratch.atomic import atomic_write, temp_glob
+from mnist_scratch.config import TrainConfig
+from mnist_scratch.errors import MnistScratchError, UsageError
+from mnist_scratch.training import checkpoint
+from mnist_scratch.training.fit import EpochStats, Hooks
+
+METRICS = "metrics.jsonl"
+CONFIG = "config.json"
+
+
+def new_run_dir(root: Path, cfg: TrainConfig) -> Path:
+    """A fresh timestamped folder under root, named after the model."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-nh{'-'.join(map(str, cfg.nh))}-{cfg.loss}"
+    path, k = root / name, 1
+    while path.exists():
+        k += 1
+        path = root / f"{name}-{k}"
+    return path
+
+
+def resolve_device(name: str) -> torch.device:
+    """cpu, cuda or auto (cuda when available) -> a torch.device."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+class Recorder(Hooks):
+    """Writes each finished epoch to the run folder, then passes every call on to the display hooks."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, display: Hooks, fresh: bool):
+        self.out, self.cfg, self.mean, self.std, self.display = out, cfg, mean, std, display
+        self.stop, self.config_due = False, True
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name in (checkpoint.WEIGHTS, CONFIG, METRICS):  # temp files of a killed run are never used
+                for tmp in out.glob(temp_glob(name)):
+                    tmp.unlink()
+            if fresh:  # a resumed run's config.json changes only once one of its epochs is saved
+                self._write_config()
+                (out / METRICS).write_text("")
+        except OSError as e:
+            raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
+
+    def _write_config(self) -> None:
+        atomic_write(self.out / CONFIG, lambda p: p.write_text(json.dumps(self.cfg.to_dict(), indent=2)
+                                                                          + "\n"))
+        self.config_due = False
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / checkpoint.WEIGHTS
+
+    def epochs(self, it):
+        return self.display.epochs(it)
+
+    def batches(self, it):
+        return self.display.batches(it)
+
+    def batch_end(self, i: int, loss: float) -> None:
+        self.display.batch_end(i, loss)
+
+    def epoch_end(self, stats: EpochStats, state: dict) -> None:
+        try:
+            checkpoint.save(self.checkpoint_path, state, self.cfg, stats.epoch, self.mean, self.std)
+            if self.config_due:
+                self._write_config()
+            with open(self.out / METRICS, "a") as f:
+                f.write(json.dumps(dataclasses.asdict(stats)) + "\n")
+        except OSError as e:
+            raise MnistScratchError(f"cannot save the checkpoint in {self.out}: {e.strerror or e}") from None
+        self.display.epoch_end(stats, state)
+
+    def should_stop(self) -> bool:
+        return self.stop or self.display.should_stop()
+
+
+@contextlib.contextmanager
+def stop_on_sigint(rec: Recorder):
+    """While active, Ctrl-C asks the loop to stop after the current batch instead of killing it."""
+
+    def handler(signum, frame):
+        rec.stop = True
+
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (e.g. some test runners): leave Ctrl-C as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def read_metrics(out: Path) -> list[dict]:
+    """The per-epoch rows recorded in a run folder; a line cut short (a killed run's last append) is skipped."""
+    path, rows = out / METRICS, []
+    if not path.exists():
+        return rows
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and type(row.get("epoch")) is int:
+            rows.append(row)
+    return rows
+
+
+def check_fresh_out(out: Path) -> None:
+    """UsageError when out already holds a run that a fresh run would overwrite."""
+    held = [n for n in (checkpoint.WEIGHTS, METRICS) if (out / n).is_file() and (out / n).stat().st_size]
+    if held:
+        raise UsageError(f"--out {out} already holds a run ({', '.join(held)}); continue it with --resume {out} "
+                         "or choose another --out")
+
+
+@dataclasses.dataclass
+class Run:
+    """A finished (or stopped) training run."""
+
+    cfg: TrainConfig
+    out: Path
+    device: str
+    epochs: list[EpochStats]
+    interrupted: bool
+    seconds: float
+
+
+def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
+    """UsageError when the checkpoint already holds every epoch cfg asks for, or the model would differ."""
+    if (cfg.nh, cfg.loss) != (ckpt.cfg.nh, ckpt.cfg.loss):
+        raise UsageError(f"{ckpt.path} holds a model with nh {ckpt.cfg.nh} and loss {ckpt.cfg.loss}; "
+                         "--nh and --loss cannot change on --resume")
+    if ckpt.epoch >= cfg.epochs:
+        raise UsageError(f"the run in {ckpt.path.parent} already finished {ckpt.epoch} of {cfg.epochs} epochs; "
+                         f"pass --epochs N (N > {ckpt.epoch}) to train further")
+
+
+def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoint.Checkpoint | None" = None) -> Run:
+    """Build the model from cfg (or the checkpoint), train it with the chosen engine, record every epoch in out."""
+    from mnist_scratch.lesson.nn import make_model
+    from mnist_scratch.training.engines import ENGINES
+    from mnist_scratch.training.fit import fit
+
+    if cfg.bs > len(data.x_train):  # a larger batch buffer is only wasted memory (or a failed huge allocation)
+        raise UsageError(f"--bs {cfg.bs} is larger than the train split ({len(data.x_train):,} rows); "
+                         f"use at most {len(data.x_train)}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    device = data.x_train.device
+    model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    engine = ENGINES[cfg.engine](model, cfg)
+    start = 0
+    if ckpt is not None:
+        engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
+        start = ckpt.epoch
+        kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
+        try:
+            atomic_write(out / METRICS, lambda p: p.write_text(kept))
+        except OSError as e:
+            raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
+    rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
+    with stop_on_sigint(rec):
+        res = fit(engine, data, cfg, rec, start_epoch=start)
+    return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0)

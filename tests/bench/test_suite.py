@@ -1,0 +1,64 @@
+"""`bench` runs and reports; its measuring helpers measure. Never asserts timings."""
+
+import json
+import math
+
+from typer.testing import CliRunner
+
+from mnist_scratch.bench.steps import gemm_shapes
+from mnist_scratch.bench.suite import child_peak_rss, default_train, time_help
+from mnist_scratch.cli import app
+
+runner = CliRunner()
+QUICK = ["bench", "--quick", "--no-extras", "--repeats", "2", "--steps", "3"]
+ROWS = {"manual", "autograd", "twin", "reference", "floor"}
+
+
+def test_quick_bench_prints_the_tables(tmp_path):
+    r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path)])  # empty cache: synthetic data
+    assert r.exit_code == 0, r.output
+    for text in ("seconds per epoch", "manual (fused.py)", "autograd, plain loop", "GEMM floor", "floor / manual",
+                 "synthetic data", "threads"):
+        assert text in r.stdout, text
+
+
+def test_quick_bench_json(tmp_path):
+    r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["threads"] >= 1 and doc["repeats"] == 2 and doc["device"] == "cpu" and doc["extras"] == []
+    (case,) = doc["cases"]
+    assert case["nh"] == [20] and case["bs"] == 32 and case["steps"] == 3
+    assert set(case["seconds_per_epoch"]) == ROWS
+    for t in case["seconds_per_epoch"].values():
+        assert len(t["runs"]) == 2 and all(v > 0 and math.isfinite(v) for v in t["runs"])
+        assert t["min"] <= t["median"] <= t["max"]
+    assert case["manual_over_autograd"] > 0 and case["floor_over_manual"] > 0
+    assert set(case["ratios_of_minimums"]) == {"manual_over_autograd", "manual_over_twin", "floor_over_manual",
+                                               "reference_over_twin"}
+    assert case["flops_per_step"] == sum(2 * m * k * n for m, k, n in gemm_shapes((20,), 32))
+
+
+def test_bad_device_is_a_usage_error():
+    r = runner.invoke(app, ["bench", "--quick", "--device", "tpu"])
+    assert r.exit_code == 2 and "--device" in r.output
+
+
+def test_gemm_shapes_of_a_step():
+    assert gemm_shapes((50,), 64) == [(64, 784, 50), (784, 64, 50), (64, 50, 10), (50, 64, 10), (64, 10, 50)]
+    assert len(gemm_shapes((30, 20), 8)) == 8  # 3 layers x 2, plus an input gradient for layers 2 and 3
+
+
+def test_child_peak_rss_is_the_child_own_memory():
+    ballast = bytearray(400 * 2**20)  # this process grows; a fork-inherited high-water mark would show it
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    code, mib, out = child_peak_rss(["--version"])
+    assert code == 0 and out.startswith("mnist-scratch ")
+    assert 5 < mib < 300  # `--version` imports neither torch nor the data
+
+
+def test_help_timing_and_missing_config(tmp_path):
+    (t,) = time_help(1)
+    assert 0 < t < 60
+    (extra,) = default_train(tmp_path / "none.toml", None)
+    assert extra.value is None and "not found" in extra.note

@@ -1,0 +1,248 @@
+"""gradcheck: passes on correct rules, fails on broken ones (library and CLI), finite differences skip ReLU kinks."""
+
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from mnist_scratch import gradcheck as gc
+from mnist_scratch.errors import DataError
+from mnist_scratch.lesson.nn import Lin, Mse, Relu, make_model
+
+
+def batch(bs=16, seed=0, n_in=784):
+    return gc.synthetic_batch(bs, generator=torch.Generator().manual_seed(seed), n_in=n_in)
+
+
+def names(nh):
+    """Every tensor a check must cover for hidden sizes nh."""
+    n = len(nh) + 1
+    params = [f"lin{i}.{k}" for i in range(1, n + 1) for k in ("w", "b")]
+    inters = ["x"] + [f"{k}{i}.out" for i in range(1, n) for k in ("lin", "relu")] + [f"lin{n}.out"]
+    return params + inters
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+@pytest.mark.parametrize("nh", [(20,), (30, 20), (24, 16, 8)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_correct_rules_pass_every_tensor(loss, nh, dtype):
+    x, targ = batch(bs=13, n_in=40)  # 13: no power of two, so the two sides round differently
+    check = gc.gradcheck(x, targ, nh=nh, loss=loss, seed=1, dtype=dtype)
+    assert check.ok, [r for r in check.rows if not r.ok]
+    assert [r.name for r in check.rows] == names(nh)
+    assert all(r.kind == "autograd" and r.allclose and r.checked == torch.Size(r.shape).numel() for r in check.rows)
+    worst = max(r.max_rel for r in check.rows)
+    assert worst <= (1e-6 if dtype == torch.float32 else 1e-12)
+
+
+def test_one_seed_checks_one_model_in_either_dtype():
+    x, targ = batch()
+    a = gc.gradcheck(x, targ, nh=(20,), loss="ce", seed=5, dtype=torch.float32)
+    b = gc.gradcheck(x, targ, nh=(20,), loss="ce", seed=5, dtype=torch.float64)
+    assert b.dtype == "float64" and a.loss == pytest.approx(b.loss, rel=1e-6)
+
+
+def test_large_mse_gradients_do_not_fail_on_float32_rounding():
+    x, targ = batch(bs=7, seed=0)  # MSE gradients ~10 here: entries that cancel round to ~2e-7 absolute
+    assert gc.gradcheck(x, targ, nh=(50,), loss="mse", seed=42, dtype=torch.float32).ok
+
+
+def test_perturb_gives_nonzero_biases_and_non_he_scales():
+    g = torch.Generator().manual_seed(0)
+    model = make_model((30, 20), "ce", generator=g, n_in=40)
+    before = [p.clone() for _, p in model.params()]
+    gc.perturb(model, g)
+    for (n, p), p0 in zip(model.params(), before, strict=True):
+        if n.endswith(".b"):
+            assert (p != 0).all() and p.std() > 0.2
+        else:
+            ratio = (p / p0).flatten()
+            assert torch.allclose(ratio, ratio[0].expand_as(ratio)) and 0.5 <= ratio[0] < 2 and ratio[0] != 1
+
+
+def broken_relu(self, out, inp, inp_g=True):
+    inp.g = out.g.clone()  # lets negatives through
+
+
+def no_bias_grad(self, out, inp, inp_g=True):
+    if inp_g:
+        inp.g = out.g @ self.w.T
+    self.w.g = inp.T @ out.g
+
+
+def mse_without_2(self, out, inp, targ, inp_g=True):
+    inp.g = (inp - targ.to(inp.dtype)[:, None]) / inp.shape[0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_broken_relu_rule_fails_downstream_rows(monkeypatch, dtype):
+    monkeypatch.setattr(Relu, "bwd", broken_relu)
+    x, targ = batch()
+    check = gc.gradcheck(x, targ, nh=(30, 20), loss="ce", seed=0, dtype=dtype, fd=True, samples=5)
+    bad = {(r.name, r.kind) for r in check.rows if not r.ok}
+    assert not check.ok
+    # relu2's input and everything the backward pass reaches after it; lin3's rows and relu2.out come before
+    for n in ["lin2.out", "lin2.w", "lin2.b", "relu1.out", "lin1.out", "lin1.w", "lin1.b", "x"]:
+        assert (n, "autograd") in bad
+    for n in ["lin3.w", "lin3.b", "lin3.out", "relu2.out"]:
+        assert (n, "autograd") not in bad
+    assert ("lin1.w", "fd") in bad and ("lin3.w", "fd") not in bad
+
+
+def test_dropped_bias_gradient_shows_as_missing_even_on_a_reused_model(monkeypatch):
+    x, targ = batch()
+    g = torch.Generator().manual_seed(0)
+    model = make_model((20,), "ce", generator=g)
+    gc.perturb(model, g)
+    gc.manual_grads(model, x, targ)  # a correct pass leaves .g behind
+    monkeypatch.setattr(Lin, "bwd", no_bias_grad)
+    _, man = gc.manual_grads(model, x, targ)
+    ref = gc.autograd_grads(model, x, targ)
+    rows = {n: gc.compare(n, man[n], ref[n], rtol=1e-5, atol=1e-7) for n in man}
+    assert {n for n, r in rows.items() if not r.ok} == {"lin1.b", "lin2.b"}
+    assert rows["lin1.b"].note == "no manual gradient"
+
+
+def test_wrong_loss_factor_fails_autograd_and_fd(monkeypatch):
+    monkeypatch.setattr(Mse, "bwd", mse_without_2)
+    x, targ = batch()
+    check = gc.gradcheck(x, targ, nh=(20,), loss="mse", seed=0, dtype=torch.float64, fd=True, samples=5)
+    assert not any(r.ok for r in check.rows)  # every gradient is half what it should be
+
+
+def test_compare_rows_for_missing_and_misshapen():
+    ok = torch.ones(3)
+    assert not gc.compare("a", None, ok, rtol=1e-5, atol=1e-7).ok
+    assert gc.compare("a", torch.ones(2), ok, rtol=1e-5, atol=1e-7).note == "shape differs"
+    nan = gc.compare("a", torch.tensor([1.0, float("nan"), 1.0]), ok, rtol=1e-5, atol=1e-7)
+    assert not nan.ok and not nan.allclose
+    r = gc.compare("a", torch.tensor([1.0, 1.0, 1.00001]), ok, rtol=1e-5, atol=1e-7)
+    assert not r.exact and r.max_abs == pytest.approx(1e-5, rel=1e-2)
+    assert not gc.GradCheck([], 0.0, "float32", 1e-5, 1e-7).ok
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_fd_agrees_and_samples_every_parameter(loss):
+    x, targ = batch(bs=8, n_in=30)
+    check = gc.gradcheck(x, targ, nh=(12, 6), loss=loss, seed=3, dtype=torch.float32, fd=True, samples=7)
+    fd = [r for r in check.rows if r.kind == "fd"]
+    assert check.ok and [r.name for r in fd] == names((12, 6))[:6]
+    assert all(r.checked == min(7, torch.Size(r.shape).numel()) and r.exact is None for r in fd)
+
+
+def test_fd_skips_a_relu_kink_and_the_kink_would_fool_it():
+    g = torch.Generator().manual_seed(0)
+    model = make_model((6,), "mse", generator=g, dtype=torch.float64, n_in=5)
+    gc.perturb(model, g)
+    x, targ = batch(bs=2, n_in=5)
+    x = x.double()
+    lin1 = model.layers[0]
+    lin1.b[0] -= (x @ lin1.w + lin1.b)[0, 0]  # sample 0's unit 0 now sits on the kink (within rounding)
+    h = 1e-6
+    rows = gc.fd_rows(model, x, targ, generator=torch.Generator().manual_seed(1), samples=6, h=h)
+    b_row = next(r for r in rows if r.name == "lin1.b")
+    assert b_row.skipped >= 1 and b_row.checked == 5 and all(r.ok for r in rows)
+    # at the kink the central difference averages both one-sided slopes: no match for any one-sided gradient
+    with torch.no_grad():
+        model(x, targ)
+        model.backward()
+        lin1.b[0] += h
+        fp = model(x, targ).item()
+        lin1.b[0] -= 2 * h
+        fm = model(x, targ).item()
+    num, ana = (fp - fm) / (2 * h), lin1.b.g[0].item()
+    assert abs(num - ana) > gc.FD_ATOL + gc.FD_RTOL * abs(num)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run(*args, **env):
+    from mnist_scratch.cli import app
+
+    return CliRunner().invoke(app, ["gradcheck", *args], env={"COLUMNS": "200", **env})
+
+
+def test_cli_help_has_an_example():
+    res = run("--help")
+    assert res.exit_code == 0 and "Example: mnist-scratch gradcheck" in res.stdout
+
+
+def test_cli_synthetic_table_passes():
+    res = run("--synthetic", "--nh", "100,50", "--bs", "16")
+    assert res.exit_code == 0, res.output
+    for n in names((100, 50)):
+        assert n in res.stdout
+    assert "PASS" in res.stdout and "FAIL" not in res.stdout
+
+
+def test_cli_json_and_fd():
+    res = run("--synthetic", "--loss", "mse", "--dtype", "float64", "--fd", "--samples", "4", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["ok"] is True and out["loss"] == "mse" and out["dtype"] == "float64" and out["nh"] == [50]
+    kinds = [r["kind"] for r in out["rows"]]
+    assert kinds.count("autograd") == 8 and kinds.count("fd") == 4
+    for r in out["rows"]:
+        assert {"name", "shape", "max_abs", "max_rel", "ok", "kind"} <= set(r) and r["ok"] is True
+        assert r["max_rel"] <= (1e-12 if r["kind"] == "autograd" else 1e-3)
+
+
+def test_cli_exits_1_on_a_broken_rule(monkeypatch):
+    monkeypatch.setattr(Relu, "bwd", broken_relu)
+    res = run("--synthetic")
+    assert res.exit_code == 1 and "FAIL" in res.stdout and "lin1.w" in res.stdout
+    assert res.stderr == ""  # exit 1 is the verdict, not an error
+    res = run("--synthetic", "--json")
+    assert res.exit_code == 1 and json.loads(res.stdout)["ok"] is False
+
+
+def test_cli_takes_a_batch_of_the_dataset(monkeypatch):
+    x, y = batch(bs=200, seed=5)
+    seen = {}
+
+    def fake_load(data_dir=None, **kw):
+        seen["data_dir"] = data_dir
+        return SimpleNamespace(x_train=x, y_train=y, source="fake")
+
+    monkeypatch.setattr("mnist_scratch.data.load_dataset", fake_load, raising=False)
+    res = run("--data-dir", "/nowhere", "--json", "--bs", "32")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["data"] == "train split (fake)" and str(seen["data_dir"]) == "/nowhere"
+
+
+def test_cli_data_errors_are_one_line(monkeypatch):
+    def failing(*a, **kw):
+        raise DataError("no dataset in /nowhere")
+
+    monkeypatch.setattr("mnist_scratch.data.load_dataset", failing, raising=False)
+    res = run("--data-dir", "/nowhere")
+    assert res.exit_code == 1 and res.stderr.strip() == "error: no dataset in /nowhere"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dtype", "float16"], "--dtype"),
+        (["--loss", "hinge"], "loss"),
+        (["--nh", "0"], "nh"),
+        (["--nh", "a,b"], "nh"),
+        (["--bs", "0"], "bs"),
+        (["--bs", "60000"], "--bs"),
+        (["--samples", "0"], "--samples"),
+    ],
+)
+def test_cli_bad_options_are_one_line_exit_2(args, message):
+    res = run("--synthetic", *args)
+    assert res.exit_code == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert res.stdout == ""
+
+
+def test_command_module_does_not_import_torch():
+    code = "import sys, mnist_scratch.commands.gradcheck; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
