@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/mnist-scratch download
-	$(BIN)/mnist-scratch train --config configs/default.toml $(ARGS)
+	$(BIN)/mnist-scratch train $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -12,8 +12,28 @@ from mnist_scratch.commands import bench, download, evaluate, gradcheck, init, m
 from mnist_scratch.errors import MnistScratchError
 
 
+def _bare_flags(params: list) -> list:
+    """Flags take no value: show no `<bool>` type beside them in --help."""
+    for p in params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+class Command(typer.core.TyperCommand):
+    """Every command: flags shown bare in --help."""
+
+    def get_params(self, ctx):
+        return _bare_flags(super().get_params(ctx))
+
+
 class GuardedGroup(typer.core.TyperGroup):
     """A command group that turns the project's errors and Ctrl-C into one stderr line and an exit code."""
+
+    command_class = Command
+
+    def get_params(self, ctx):
+        return _bare_flags(super().get_params(ctx))
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -47,7 +67,6 @@ app = typer.Typer(
     help="MNIST from scratch: verified data, a hand-written backward pass, gradient checks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
     rich_markup_mode="rich",
 )
 
@@ -70,14 +89,10 @@ def root(
     """
 
 
-app.command("download")(download.download)
-app.command("gradcheck")(gradcheck.gradcheck)
-app.command("train")(train.train)
-app.command("evaluate")(evaluate.evaluate)
-app.command("matmul")(matmul.matmul)
-app.command("init")(init.init)
-app.command("show")(show.show)
-app.command("bench")(bench.bench)
+for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradcheck), ("train", train.train),
+                 ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
+                 ("show", show.show), ("bench", bench.bench)):
+    app.command(name, cls=Command)(fn)
 
 
 def main():

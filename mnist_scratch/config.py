@@ -1,9 +1,15 @@
-"""TrainConfig: dataclass defaults -> TOML file -> command-line flags, strictly validated."""
+"""TrainConfig: dataclass defaults (the tuned recipe) -> TOML file -> command-line flags, strictly validated.
+
+Each field carries its help and its check in `field(metadata=...)`: validation is one loop over the fields, and
+the CLI's help text and shown defaults come from the same place, so neither can drift from the rules.
+"""
 
 import dataclasses
 import math
 import sys
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +23,10 @@ else:  # pragma: no cover
 LOSSES = ("ce", "mse")
 SCHEDULES = ("constant", "onecycle", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
+ENGINES = ("manual", "reference", "autograd")  # the `name` of each engine class in training/engines.py
 MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not a model
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
-ENGINES = ("manual", "reference", "autograd")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a training run; saved with every result."""
-
-    nh: tuple[int, ...] = (50,)
-    loss: str = "ce"
-    epochs: int = 5
-    bs: int = 64
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"
-    seed: int = 42
-    device: str = "cpu"
-    engine: str = "manual"
-    threads: int = 0  # torch CPU threads; 0 keeps torch's default (one per core)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON/TOML-friendly dict."""
-        d = dataclasses.asdict(self)
-        d["nh"] = list(self.nh)
-        return d
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
 
 
 def parse_nh(value: "str | int | list | tuple") -> tuple[int, ...]:
@@ -68,38 +51,100 @@ def parse_nh(value: "str | int | list | tuple") -> tuple[int, ...]:
     return tuple(items)
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Check one key's type and range; return the value in the field's type."""
-    if name == "nh":
-        try:
-            return parse_nh(value)
-        except ConfigError as e:
-            raise ConfigError(str(e).removeprefix("nh ")) from None
-    if name == "threads":
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1024:
-            raise ConfigError(f"must be an integer in 0..1024 (0: torch's default), got {value!r}")
-        return value
-    if name in ("epochs", "bs", "seed"):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"must be an integer, got {value!r}")
-        if name != "seed" and value <= 0:
-            raise ConfigError(f"must be positive, got {value}")
-        if name == "seed" and not 0 <= value <= MAX_SEED:
-            raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}")
-        return value
-    if name in ("lr", "momentum", "weight_decay"):
+def _nh(value: Any) -> tuple[int, ...]:
+    try:
+        return parse_nh(value)
+    except ConfigError as e:
+        raise ConfigError(str(e).removeprefix("nh ")) from None
+
+
+def _count(value: Any) -> int:
+    """A positive integer (epochs, bs)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"must be an integer, got {value!r}")
+    if value <= 0:
+        raise ConfigError(f"must be positive, got {value}")
+    return value
+
+
+def _seed(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"must be an integer, got {value!r}")
+    if not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
+def _threads(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1024:
+        raise ConfigError(f"must be an integer in 0..1024 (0: torch's default), got {value!r}")
+    return value
+
+
+def _num(*, positive: bool = False, below_one: bool = False) -> Callable[[Any], float]:
+    """A check for a finite number >= 0 (> 0 when positive, < 1 when below_one)."""
+    def check(value: Any) -> float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ConfigError(f"must be a number, got {value!r}")
         value = float(value)
-        if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
-            raise ConfigError(f"must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {value}")
-        if name == "momentum" and value >= 1:
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise ConfigError(f"must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
+        if below_one and value >= 1:
             raise ConfigError(f"must be below 1, got {value}")
         return value
-    choices = {"loss": LOSSES, "lr_schedule": SCHEDULES, "device": DEVICES, "engine": ENGINES}[name]
-    if value not in choices:
-        raise ConfigError(f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
+    return check
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ConfigError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+    return check
+
+
+def opt(default: Any, help: str, check: Callable[[Any], Any], choices: "tuple[str, ...] | None" = None) -> Any:
+    """A config field: its default, its help line, its check (value -> value in the field's type), its choices."""
+    return field(default=default, metadata={"help": help, "check": check, "choices": choices})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; saved with every result. The defaults are the tuned recipe."""
+
+    nh: tuple[int, ...] = opt((50,), "Hidden sizes: 50, or 100,50 for two hidden layers.", _nh)
+    loss: str = opt("ce", "ce: 10 outputs, softmax cross-entropy; mse: the lesson's one output.", _one_of(LOSSES),
+                    LOSSES)
+    epochs: int = opt(5, "Passes over the 50,000 training images.", _count)
+    bs: int = opt(64, "Batch size.", _count)
+    lr: float = opt(0.05, "Peak learning rate.", _num(positive=True))
+    momentum: float = opt(0.9, "SGD momentum (0: plain SGD).", _num(below_one=True))
+    weight_decay: float = opt(1e-3, "L2 weight decay, as torch.optim.SGD applies it.", _num())
+    lr_schedule: str = opt("onecycle", "Learning rate over the run: constant, onecycle (warm up, anneal) or "
+                           "cosine.", _one_of(SCHEDULES), SCHEDULES)
+    seed: int = opt(42, "Seed of the init and of every epoch's shuffle.", _seed)
+    device: str = opt("cpu", "cpu, cuda, or auto (cuda when there is one).", _one_of(DEVICES), DEVICES)
+    engine: str = opt("manual", "manual: the fused hand-written backward pass; reference: the readable lesson "
+                      "classes; autograd: the same model by PyTorch autograd.", _one_of(ENGINES), ENGINES)
+    threads: int = opt(0, "torch CPU threads (0: torch's default, one per core); 1 is steadier on a busy machine.",
+                       _threads)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/TOML-friendly dict."""
+        d = dataclasses.asdict(self)
+        d["nh"] = list(self.nh)
+        return d
+
+
+def meta(name: str) -> dict[str, Any]:
+    """A field's metadata: help, check, choices."""
+    return TrainConfig.__dataclass_fields__[name].metadata
+
+
+def default_text(name: str) -> str:
+    """A field's default as a user types it (50,100 for nh)."""
+    value = TrainConfig.__dataclass_fields__[name].default
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None) -> TrainConfig:
@@ -116,18 +161,42 @@ def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None)
     out = {}
     for k, v in values.items():
         try:
-            out[k] = _coerce(k, v)
+            out[k] = meta(k)["check"](v)
         except ConfigError as e:
             label = f"--{k.replace('_', '-')}" if where is None else f"{k} in {where}"
             raise ConfigError(f"{label} {e}") from None
     return dataclasses.replace(base, **out)
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def shipped() -> dict[str, str]:
+    """The configs that come with the package: name -> its first comment line."""
+    out = {}
+    for f in sorted(resources.files("mnist_scratch.configs").iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".toml"):
+            first = f.read_text(encoding="utf-8").splitlines()[0]
+            out[f.name.removesuffix(".toml")] = first.lstrip("# ").strip()
+    return out
+
+
+def locate(spec: "str | Path") -> "Path | Any":
+    """A config path, or the shipped config of that name (`lesson`, `wide`, ...); ConfigError for neither."""
+    text = str(spec)
+    if Path(text).suffix == ".toml" or "/" in text or Path(text).exists():
+        return Path(text)
+    if text in shipped():
+        return resources.files("mnist_scratch.configs") / f"{text}.toml"
+    raise ConfigError(f"--config {text} is neither a .toml file nor a shipped config (shipped: "
+                      f"{', '.join(shipped())}; `--config list` describes them)")
+
+
+def read_toml(path) -> dict[str, Any]:
     """The TOML file's table, or ConfigError with a one-line reason."""
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        with (open(path, "rb") if isinstance(path, Path) else path.open("rb")) as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config")
+        return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -138,9 +207,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} nests too deeply to be a config") from None
 
 
-def resolve(path: "Path | None", flags: dict[str, Any]) -> TrainConfig:
-    """Defaults, then the TOML file (if any), then the flags that were given (not None)."""
+def resolve(path: "str | Path | None", flags: dict[str, Any]) -> TrainConfig:
+    """Defaults, then the TOML file or shipped config (if any), then the flags that were given (not None)."""
     cfg = TrainConfig()
     if path is not None:
-        cfg = merge(cfg, read_toml(path), str(path))
+        where = locate(path)
+        cfg = merge(cfg, read_toml(where), str(path))
     return merge(cfg, {k: v for k, v in flags.items() if v is not None})

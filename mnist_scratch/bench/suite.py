@@ -108,9 +108,15 @@ def child_peak_rss(args: Sequence[str], **kw) -> tuple[int, float, str]:
     return p.returncode, kib / 1024, text
 
 
-def default_train(config: Path, data_dir: "Path | None") -> list[Extra]:
+def default_train(config: "str | Path", data_dir: "Path | None") -> list[Extra]:
     """Peak RSS and training time of `mnist-scratch train --config CONFIG --no-progress --json` in a child."""
-    if not config.is_file():
+    from mnist_scratch.config import locate
+    from mnist_scratch.errors import ConfigError
+
+    try:
+        if not locate(config).is_file():
+            return [Extra("default train", None, "s", f"{config} not found: skipped")]
+    except ConfigError:
         return [Extra("default train", None, "s", f"{config} not found: skipped")]
     with tempfile.TemporaryDirectory() as tmp:
         args = ["train", "--config", str(config), "--no-progress", "--json", "--out", str(Path(tmp) / "run")]
@@ -133,7 +139,7 @@ def default_train(config: Path, data_dir: "Path | None") -> list[Extra]:
 
 
 def run_bench(settings: Sequence[Setting], *, steps: "int | None", repeats: int, device: torch.device,
-              data_dir: "Path | None" = None, extras: bool = True, train_config: Path = Path("configs/default.toml"),
+              data_dir: "Path | None" = None, extras: bool = True, train_config: str = "default",
               synthetic_rows: int = 50_000, note: Callable[[str], None] = lambda s: None) -> BenchResult:
     """Time every setting (interleaved engines, repeats), then the extras unless extras=False."""
     note("loading the data")

@@ -1,13 +1,12 @@
 """`mnist-scratch bench`: the manual engine's training speed beside PyTorch autograd and the GEMM floor."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mnist_scratch.commands.common import DataDir, Json
 
-DEFAULT_CONFIG = Path("configs/default.toml")
+DEFAULT_CONFIG = "default"
 
 
 def bench(
@@ -17,7 +16,8 @@ def bench(
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads. [default: torch's default]")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     extras: Annotated[bool, typer.Option(help="Also time data loading, --help and a default training run.")] = True,
-    train_config: Annotated[Path, typer.Option(help="Config of the timed training run.")] = DEFAULT_CONFIG,
+    train_config: Annotated[str, typer.Option(help="Config (file or shipped name) of the timed training run.")
+                            ] = DEFAULT_CONFIG,
     data_dir: DataDir = None,
     json_: Json = False,
 ):

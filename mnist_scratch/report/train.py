@@ -66,6 +66,24 @@ class TableHooks(Hooks):
         self.console.print(t)
 
 
+def render(run, *, as_json: bool = False) -> None:
+    """A finished (or stopped) run: the summary lines, or the run as one JSON object."""
+    if as_json:
+        train_json(run.cfg.to_dict(), run.epochs, run.checkpoint, run.interrupted)
+    else:
+        summary(run.epochs, run.out, run.seconds, run.interrupted, run.device)
+
+
+def render_configs() -> None:
+    """The configs shipped with the package, one line each."""
+    from mnist_scratch.config import shipped
+
+    c = stdout()
+    for name, what in shipped().items():
+        c.print(f"[bold]{name:<10}[/] {esc(what)}")
+    c.print("use one with: mnist-scratch train --config NAME")
+
+
 def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bool, device: str) -> None:
     """Best valid accuracy, total time, where results are."""
     c = stdout()

@@ -137,9 +137,39 @@ class Run:
     cfg: TrainConfig
     out: Path
     device: str
-    epochs: list[EpochStats]
+    epochs: list[EpochStats]  # the epochs this invocation trained
     interrupted: bool
     seconds: float
+    history: list[dict] = dataclasses.field(default_factory=list)  # every recorded epoch, earlier runs' too
+    checkpoint: "Path | None" = None  # the saved weights, None when no epoch was saved
+
+
+@dataclasses.dataclass
+class Plan:
+    """What `train` will do: the resolved config, the folder, and the checkpoint it resumes from (if any)."""
+
+    cfg: TrainConfig
+    out: Path
+    ckpt: "checkpoint.Checkpoint | None" = None
+
+
+def plan(config: "str | Path | None", flags: dict, *, out: "Path | None" = None, resume: "Path | None" = None,
+         root: Path = Path("runs")) -> Plan:
+    """Resolve a fresh run (defaults -> config -> flags, a new or empty --out) or a resumed one (its own config)."""
+    from mnist_scratch.config import merge, resolve
+
+    given = {k: v for k, v in flags.items() if v is not None}
+    if resume is not None:
+        if config is not None:
+            raise UsageError("--resume continues with the run's own config; drop --config")
+        ckpt = checkpoint.load(resume)
+        cfg = merge(ckpt.cfg, given)
+        check_resumable(cfg, ckpt)
+        return Plan(cfg, ckpt.path.parent, ckpt)
+    cfg = resolve(config, given)
+    out = out or new_run_dir(root, cfg)
+    check_fresh_out(out)
+    return Plan(cfg, out)
 
 
 def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
@@ -152,12 +182,13 @@ def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
                          f"pass --epochs N (N > {ckpt.epoch}) to train further")
 
 
-def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoint.Checkpoint | None" = None) -> Run:
-    """Build the model from cfg (or the checkpoint), train it with the chosen engine, record every epoch in out."""
+def train_run(p: Plan, data, display: Hooks) -> Run:
+    """Build the model from the plan's config (or its checkpoint), train it, record every epoch in its folder."""
     from mnist_scratch.lesson.nn import make_model
     from mnist_scratch.training.engines import ENGINES
     from mnist_scratch.training.fit import fit
 
+    cfg, out, ckpt = p.cfg, p.out, p.ckpt
     if cfg.bs > len(data.x_train):  # a larger batch buffer is only wasted memory (or a failed huge allocation)
         raise UsageError(f"--bs {cfg.bs} is larger than the train split ({len(data.x_train):,} rows); "
                          f"use at most {len(data.x_train)}")
@@ -179,4 +210,6 @@ def train_run(cfg: TrainConfig, data, out: Path, display: Hooks, ckpt: "checkpoi
     rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
     with stop_on_sigint(rec):
         res = fit(engine, data, cfg, rec, start_epoch=start)
-    return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0)
+    weights = out / checkpoint.WEIGHTS
+    return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0, read_metrics(out),
+               weights if weights.exists() else None)

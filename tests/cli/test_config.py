@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_scratch.config import TrainConfig, merge, parse_nh, resolve
+from mnist_scratch.config import TrainConfig, merge, parse_nh, resolve, shipped
 from mnist_scratch.errors import ConfigError, UsageError
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "mnist_scratch" / "configs"
 
 
 def test_layers_apply_in_order(tmp_path):
@@ -80,3 +80,35 @@ def test_threads_key():
     for bad in (-1, 1.5, "2", True):
         with pytest.raises(ConfigError, match="^--threads"):
             merge(TrainConfig(), {"threads": bad})
+
+
+def test_default_config_says_exactly_what_the_defaults_say():
+    assert resolve("default", {}) == TrainConfig()
+    assert resolve(CONFIGS / "default.toml", {}) == TrainConfig()
+
+
+def test_shipped_configs_by_name_and_listed():
+    assert resolve("lesson", {}).loss == "mse" and resolve("wide", {}).nh == (1000,)
+    names = shipped()
+    assert {"default", "lesson", "wide"} <= set(names) and all(names.values())
+
+
+def test_unknown_config_name_lists_the_shipped_ones():
+    with pytest.raises(ConfigError, match="neither a .toml file nor a shipped config .*default, lesson") as e:
+        resolve("lessons", {})
+    assert e.value.exit_code == 2
+
+
+def test_every_field_carries_help_and_check():
+    import dataclasses
+
+    for f in dataclasses.fields(TrainConfig):
+        assert f.metadata["help"].strip() and callable(f.metadata["check"]), f.name
+        assert f.metadata["check"](f.default) == f.default, f.name  # the defaults pass their own checks
+
+
+def test_oversized_config_file_is_refused(tmp_path):
+    f = tmp_path / "big.toml"
+    f.write_text("# " + "x" * (2 << 20) + "\n")
+    with pytest.raises(ConfigError, match="larger than"):
+        resolve(f, {})

@@ -57,12 +57,14 @@ TRAIN = [
     (["--momentum", "nan"], "error: --momentum must be a finite number >= 0, got nan"),
     (["--weight-decay", "-1"], "error: --weight-decay must be a finite number >= 0, got -1.0"),
     (["--weight-decay", "inf"], "error: --weight-decay must be a finite number >= 0, got inf"),
-    (["--lr-schedule", "linear"], "error: --lr-schedule must be one of constant, onecycle, cosine, got 'linear'"),
-    (["--loss", "hinge"], "error: --loss must be one of ce, mse, got 'hinge'"),
+    (["--lr-schedule", "linear"], "error: Invalid value for '--lr-schedule': Value error, 'linear' is not one of "
+                                  "'constant', 'onecycle', 'cosine'."),
+    (["--loss", "hinge"], "error: Invalid value for '--loss': Value error, 'hinge' is not one of 'ce', 'mse'."),
     (["--seed", "-1"], "error: --seed must be between 0 and 4294967295, got -1"),
     (["--seed", "x"], _v("--seed")),
-    (["--device", "tpu"], "error: --device must be one of cpu, cuda, auto, got 'tpu'"),
-    (["--engine", "magic"], "error: --engine must be one of "),
+    (["--device", "tpu"], "error: Invalid value for '--device': Value error, 'tpu' is not one of 'cpu', 'cuda', "
+                          "'auto'."),
+    (["--engine", "magic"], "error: Invalid value for '--engine': Value error, 'magic' is not one of 'manual', "),
     (["--nope", "1"], "error: No such option: --nope"),
     (["--lr"], "error: Option '--lr' requires an argument. (see `"),
 ]

@@ -14,7 +14,8 @@ import mnist_scratch.data
 import mnist_scratch.training.engines
 from mnist_scratch.training import checkpoint, runs
 
-FAST = ["--nh", "16", "--bs", "100", "--lr", "0.05", "--no-progress"]
+FAST = ["--nh", "16", "--bs", "100", "--lr", "0.05", "--lr-schedule", "constant", "--momentum", "0",
+        "--weight-decay", "0", "--no-progress"]
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +42,8 @@ LOSS_RE = r"error: loss became (nan|inf) at epoch {e}, batch \d+ \(step \d+\) wi
 
 def test_non_finite_loss_stops_and_saves_no_weights(tmp_path):
     out = tmp_path / "run"
-    res = cli("train", "--nh", "32", "--loss", "mse", "--lr", "50", "--epochs", "2", "--no-progress", "--out", out)
+    res = cli("train", "--nh", "32", "--loss", "mse", "--lr", "50", "--lr-schedule", "constant", "--epochs", "2",
+              "--no-progress", "--out", out)
     assert res.exit_code == 1
     assert re.fullmatch(LOSS_RE.format(e=1, lr=50), one_line(res.stderr))
     assert sorted(snapshot(out)) == ["config.json", "metrics.jsonl"] and runs.read_metrics(out) == []

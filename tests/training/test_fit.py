@@ -76,7 +76,7 @@ def test_schedules():
     assert lr_at(cfg, 0.25) == pytest.approx(0.4)
     assert lr_at(cfg, 1.0) == pytest.approx(0.4 / 1e4)
     assert lr_at(TrainConfig(lr=0.4, lr_schedule="cosine"), 0.5) == pytest.approx(0.2)
-    assert lr_at(TrainConfig(lr=0.4), 0.7) == 0.4
+    assert lr_at(TrainConfig(lr=0.4, lr_schedule="constant"), 0.7) == 0.4
 
 
 def test_epoch_order_is_a_seeded_permutation():
