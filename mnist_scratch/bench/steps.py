@@ -17,7 +17,7 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import ENGINES
-from mnist_scratch.training.fit import sync_every
+from mnist_scratch.training.fit import Stepper, sync_every
 
 N_TRAIN = 50_000
 # timed rows: (engine, batching). "fit": gathered into reused buffers as fit() does; "plain": x[idx], y[idx] as a
@@ -119,27 +119,13 @@ def floor_step(shapes, device, dtype=torch.float32, trials: int = 20) -> Callabl
 
 
 def run_steps(engine, x, y, batches, steps: int, lr: float, every: int, plain: bool = False) -> float:
-    """Seconds for `steps` training steps as fit() runs them: gather into buffers, step, read the losses back.
-
-    plain: gather each batch with x[idx] (new tensors) instead, as a plain PyTorch loop does.
-    """
-    bs = len(batches[0])
-    xb, yb = x.new_empty((bs, x.shape[1])), y.new_empty(bs)
-    pending: list[torch.Tensor] = []
+    """Seconds for `steps` training steps as fit() runs them (fit's Stepper); plain: x[idx] batches instead."""
+    step = Stepper(engine, x, y, len(batches[0]), every, plain)
     _sync(x.device)
     t0 = time.perf_counter()
     for k in range(steps):
-        idx = batches[k % len(batches)]
-        if plain:
-            xb, yb = x[idx], y[idx]
-        else:
-            torch.index_select(x, 0, idx, out=xb), torch.index_select(y, 0, idx, out=yb)
-        pending.append(engine.step(xb, yb, lr))
-        if len(pending) == every or k == steps - 1:
-            values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).tolist()
-            if not all(math.isfinite(v) for v in values):
-                raise TrainingError(f"{engine.name}: non-finite loss while benchmarking")
-            pending.clear()
+        if not all(math.isfinite(v) for v in step(batches[k % len(batches)], lr, flush=k == steps - 1)):
+            raise TrainingError(f"{engine.name}: non-finite loss while benchmarking")
     _sync(x.device)
     return time.perf_counter() - t0
 
@@ -151,7 +137,7 @@ def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float
     steps = min(steps or epoch_steps, epoch_steps)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(device)
     batches = order[: len(x) // s.bs * s.bs].split(s.bs)
-    cfg = TrainConfig(nh=s.nh, bs=s.bs, lr=lr)
+    cfg = TrainConfig(nh=s.nh, bs=s.bs, lr=lr, momentum=0.0, weight_decay=0.0, lr_schedule="constant")  # plain SGD
     every = sync_every(device)
     runs: dict[str, Callable[[int], float]] = {}
     for row, (name, batching) in ROWS.items():

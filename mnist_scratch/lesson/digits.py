@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from mnist_scratch.errors import UsageError
+from mnist_scratch.training.fit import classify, predict_all
 
 SPLITS = ("train", "valid", "test")
 MAX_DIGITS = 200
@@ -59,13 +60,11 @@ def pixels(x: Tensor, mean: float, std: float) -> Tensor:
 
 def predict(model, x: Tensor) -> tuple[Tensor, "Tensor | None", Tensor]:
     """(pred, confidence or None, error score) of model on x: softmax for 10 outputs, rounding for one."""
-    with torch.no_grad():
-        out = torch.cat([model.predict(x[i : i + 5000]) for i in range(0, len(x), 5000)])  # (n, n_out)
-    if out.shape[1] == 1:  # the lesson's regression onto the digit value
-        value = out[:, 0]
-        return value.round().clamp(0, 9).long(), None, value
-    conf, pred = out.softmax(dim=1).max(dim=1)
-    return pred, conf, conf
+    out = predict_all(model.predict, x)  # (n, n_out)
+    if out.shape[1] == 1:  # the lesson's regression onto the digit value: no confidence, the value is the score
+        return classify(out), None, out[:, 0]
+    conf = out.softmax(dim=1).max(dim=1).values
+    return classify(out), conf, conf
 
 
 def split_of(ds, split: str) -> tuple[Tensor, Tensor]:

@@ -6,7 +6,7 @@ from mnist_scratch.bench.steps import Case
 from mnist_scratch.bench.suite import BenchResult
 from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
-ENGINES = (("manual", "manual (fused.py)"), ("autograd", "autograd, plain loop"), ("twin", "autograd, fit's loop"),
+ENGINES = (("manual", "manual (fused)"), ("autograd", "autograd, plain loop"), ("twin", "autograd, fit's loop"),
            ("reference", "reference (nn.py)"), ("floor", "GEMM floor"))
 
 

@@ -75,15 +75,19 @@ def epoch_order(seed: int, epoch: int, n: int, device: "torch.device | str") -> 
     return torch.randperm(n, generator=g).to(device)
 
 
+def classify(out: torch.Tensor) -> torch.Tensor:
+    """Predicted digits of outputs (n, n_out): the argmax of 10 logits, or the lesson's one output rounded and
+    clamped to 0..9."""
+    return out[:, 0].round().clamp(0, 9).long() if out.shape[1] == 1 else out.argmax(-1)
+
+
 def metrics(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float, torch.Tensor]:
     """Mean loss, accuracy and predicted classes of outputs `out` for labels `y`."""
     if loss == "mse":
-        pred_v = out.squeeze(-1)
-        value = torch.mean((pred_v - y.to(out.dtype)) ** 2)
-        pred = pred_v.round().clamp(0, 9).long()
+        value = torch.mean((out.squeeze(-1) - y.to(out.dtype)) ** 2)
     else:
         value = torch.nn.functional.cross_entropy(out, y)
-        pred = out.argmax(-1)
+    pred = classify(out)
     return value.item(), (pred == y).float().mean().item(), pred
 
 
@@ -99,6 +103,34 @@ def evaluate(engine, x: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float
     return value, acc
 
 
+class Stepper:
+    """One training step at a time as fit runs them: gather the batch into reused buffers, step the engine, and
+    read the batch losses back every `every` steps at once (a read-back is a device sync).
+
+    plain: gather with x[idx] (fresh tensors) instead, as a plain PyTorch loop does (the bench's autograd row).
+    """
+
+    def __init__(self, engine, x: torch.Tensor, y: torch.Tensor, bs: int, every: int, plain: bool = False):
+        self.engine, self.x, self.y, self.every, self.plain = engine, x, y, every, plain
+        self.xbuf, self.ybuf = x.new_empty((bs, *x.shape[1:])), y.new_empty(bs)  # (bs, 784), (bs,)
+        self.pending: list[torch.Tensor] = []
+
+    def __call__(self, idx: torch.Tensor, lr: float, flush: bool = False) -> list[float]:
+        """Step on rows idx at lr; the losses read back by this call (none until `every` steps are pending)."""
+        if self.plain:
+            xb, yb = self.x[idx], self.y[idx]
+        else:
+            n = len(idx)
+            xb, yb = (self.xbuf, self.ybuf) if n == len(self.xbuf) else (self.xbuf[:n], self.ybuf[:n])
+            torch.index_select(self.x, 0, idx, out=xb), torch.index_select(self.y, 0, idx, out=yb)
+        self.pending.append(self.engine.step(xb, yb, lr))
+        if len(self.pending) < self.every and not flush:
+            return []
+        values = [self.pending[0].item()] if len(self.pending) == 1 else torch.stack(self.pending).tolist()
+        self.pending.clear()
+        return values
+
+
 def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoch: int = 0) -> FitResult:
     """Train engine on data.x_train for epochs start_epoch..cfg.epochs-1; evaluate on valid after each."""
     hooks = hooks or Hooks()
@@ -107,30 +139,23 @@ def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoc
     nb = math.ceil(n / cfg.bs)
     total = cfg.epochs * nb
     res = FitResult()
-    xbuf, ybuf = x.new_empty((cfg.bs, *x.shape[1:])), y.new_empty(cfg.bs)  # batches gathered into these
-    every = sync_every(x.device)
+    step = Stepper(engine, x, y, cfg.bs, sync_every(x.device))
     for epoch in hooks.epochs(range(start_epoch, cfg.epochs)):
         t0 = time.perf_counter()
         batches = epoch_order(cfg.seed, epoch, n, x.device).split(cfg.bs)
-        loss_sum, lr, pending = 0.0, cfg.lr, []
+        loss_sum, lr = 0.0, cfg.lr
         for i in hooks.batches(range(nb)):
-            idx = batches[i]
-            xb, yb = (xbuf, ybuf) if len(idx) == cfg.bs else (xbuf[: len(idx)], ybuf[: len(idx)])
             lr = lr_at(cfg, (epoch * nb + i) / total)
-            torch.index_select(x, 0, idx, out=xb), torch.index_select(y, 0, idx, out=yb)
-            pending.append(engine.step(xb, yb, lr))
-            if len(pending) == every or i == nb - 1:  # read the losses back: one device sync for the lot
-                values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).tolist()
-                for j, value in enumerate(values, i + 1 - len(values)):
-                    if not math.isfinite(value):
-                        raise TrainingError(
-                            f"loss became {value} at epoch {epoch + 1}, batch {j + 1} (step {epoch * nb + j + 1}) "
-                            f"with lr {lr_at(cfg, (epoch * nb + j) / total):.4g}: "
-                            "the learning rate is likely too high, try a smaller --lr"
-                        )
-                    loss_sum += value * len(batches[j])
-                    hooks.batch_end(j, value)
-                pending.clear()
+            values = step(batches[i], lr, flush=i == nb - 1)
+            for j, value in enumerate(values, i + 1 - len(values)):
+                if not math.isfinite(value):
+                    raise TrainingError(
+                        f"loss became {value} at epoch {epoch + 1}, batch {j + 1} (step {epoch * nb + j + 1}) "
+                        f"with lr {lr_at(cfg, (epoch * nb + j) / total):.4g}: "
+                        "the learning rate is likely too high, try a smaller --lr"
+                    )
+                loss_sum += value * len(batches[j])
+                hooks.batch_end(j, value)
             if hooks.should_stop():
                 res.interrupted = True
                 return res

@@ -17,7 +17,7 @@ ROWS = {"manual", "autograd", "twin", "reference", "floor"}
 def test_quick_bench_prints_the_tables(tmp_path):
     r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path)])  # empty cache: synthetic data
     assert r.exit_code == 0, r.output
-    for text in ("seconds per epoch", "manual (fused.py)", "autograd, plain loop", "GEMM floor", "floor / manual",
+    for text in ("seconds per epoch", "manual (fused)", "autograd, plain loop", "GEMM floor", "floor / manual",
                  "synthetic data", "threads"):
         assert text in r.stdout, text
 
