@@ -19,7 +19,7 @@ def bench(
     train_config: Annotated[str, typer.Option(help="Config (file or shipped name) of the timed training run.")
                             ] = DEFAULT_CONFIG,
     data_dir: DataDir = None,
-    json_: Json = False,
+    as_json: Json = False,
 ):
     """Time training epochs of the manual engine, PyTorch autograd and the GEMM floor, interleaved; print ratios.
 
@@ -43,4 +43,4 @@ def bench(
                     device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
                     synthetic_rows=5_000 if quick else 50_000,
                     note=report.note)
-    report.as_json(res) if json_ else report.show(res)
+    report.render(res, as_json=as_json)

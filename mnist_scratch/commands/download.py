@@ -32,7 +32,7 @@ def download(
         "--force", help="Rebuild the cached split, re-checking raw files (downloading only what is missing)."
     )] = False,
     data_dir: DataDir = None,
-    json_: Json = False,
+    as_json: Json = False,
 ):
     """Download MNIST, verify every file against pinned digests, cache the 50k/10k/10k split and report it.
 
@@ -46,7 +46,4 @@ def download(
         _, facts = prepare_dataset(data_dir, source=source.value, from_path=from_path, index_url=index_url,
                                    force=force, verify_raw=True, progress=progress)
     report.warn_custom(facts)
-    if json_:
-        report.render_json(facts)
-    else:
-        report.render(facts)
+    report.render(facts, as_json=as_json)

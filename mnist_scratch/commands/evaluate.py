@@ -5,13 +5,14 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.commands.common import DataDir, Json
+from mnist_scratch.commands.common import DataDir, Json, complete_run
 
 
 def evaluate(
-    run: Annotated[Path, typer.Argument(help="A run folder or its model.safetensors.", show_default=False)],
+    run: Annotated[Path, typer.Argument(help="A run folder or its model.safetensors.", show_default=False,
+                                        autocompletion=complete_run)],
     data_dir: DataDir = None,
-    json_: Json = False,
+    as_json: Json = False,
 ):
     """Test loss and accuracy, per-class accuracy and the confusion matrix of a trained model.
 
@@ -20,12 +21,7 @@ def evaluate(
     from mnist_scratch.data import load_dataset
     from mnist_scratch.report import evaluate as report
     from mnist_scratch.training import checkpoint
-    from mnist_scratch.training.evaluation import evaluate_model, model_from
+    from mnist_scratch.training.evaluation import evaluate_run
 
     ckpt = checkpoint.load(run)
-    data = load_dataset(data_dir)
-    res = evaluate_model(model_from(ckpt), data.x_test, data.y_test, ckpt.cfg.loss)
-    if json_:
-        report.as_json(res, ckpt)
-    else:
-        report.show(res, ckpt)
+    report.render(evaluate_run(ckpt, load_dataset(data_dir)), as_json=as_json)

@@ -20,7 +20,7 @@ def gradcheck(
     fd: Annotated[bool, typer.Option("--fd", help="Also central differences (float64) on sampled entries.")] = False,
     samples: Annotated[int, typer.Option(help="Entries per parameter for --fd.")] = 20,
     data_dir: DataDir = None,
-    json_: Json = False,
+    as_json: Json = False,
 ):
     """Check every hand-written gradient (params, activations, input) against autograd; exit 1 if any differs.
 
@@ -56,7 +56,7 @@ def gradcheck(
         x, targ, nh=cfg.nh, loss=cfg.loss, seed=cfg.seed, dtype=getattr(torch, dtype), fd=fd, samples=samples
     )
     meta = {"nh": list(cfg.nh), "loss": cfg.loss, "dtype": dtype, "bs": cfg.bs, "seed": cfg.seed, "data": source}
-    if json_:
+    if as_json:
         report.render_json(check, meta)
     else:
         report.render(check, meta)

@@ -17,7 +17,7 @@ def init(
     synthetic: Synthetic = False,
     seed: Seed = 0,
     data_dir: DataDir = None,
-    json: Json = False,
+    as_json: Json = False,
 ):
     """Mean and std of the activations after each layer of a deep ReLU stack, for five initializations.
 
@@ -36,4 +36,4 @@ def init(
     from mnist_scratch.report import init as report
 
     x, source = lesson_images(data_dir, synthetic=synthetic, split="valid", n=N_IMAGES, seed=seed)
-    report.render(run_init(x, depth=depth, nh=nh, seed=seed, source=source), as_json=json)
+    report.render(run_init(x, depth=depth, nh=nh, seed=seed, source=source), as_json=as_json)

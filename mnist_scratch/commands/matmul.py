@@ -20,7 +20,7 @@ def matmul(
                                  show_default=False)
     ] = None,
     data_dir: DataDir = None,
-    json: Json = False,
+    as_json: Json = False,
 ):
     """Time matrix multiplication from three Python loops to torch's @, each checked against torch.
 
@@ -48,7 +48,7 @@ def matmul(
     x = x.clone()  # (rows, 784), its own storage
     with using_threads(threads):
         result = run_matmul(x, w, source=source)
-    report.render(result, as_json=json)
+    report.render(result, as_json=as_json)
     bad = [r.name for r in result.rows if not r.ok]
     if bad:
         raise MnistScratchError(f"disagrees with torch beyond rtol 1e-3, atol 1e-5: {', '.join(bad)}")

@@ -35,7 +35,7 @@ def show(
     png: Png = None,
     cols: Cols = None,
     data_dir: DataDir = None,
-    json: Json = False,
+    as_json: Json = False,
 ):
     """Draw digits in the terminal with their labels, and a model's predictions and confidence.
 
@@ -71,4 +71,4 @@ def show(
         from mnist_scratch.report.plots import plot_digits
 
         plot_digits(grid, png, cols)
-    report.render(grid, cols, as_json=json)
+    report.render(grid, as_json=as_json, cols=cols)

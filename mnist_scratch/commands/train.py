@@ -44,7 +44,7 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its checkpoint.",
                                                 autocompletion=complete_run, show_default=False)] = None,
     data_dir: DataDir = None,
-    json_: Json = False,
+    as_json: Json = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bars.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Write loss/accuracy curves to this PNG.", show_default=False)
                     ] = None,
@@ -68,8 +68,8 @@ def train(
 
         check_available()
     data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
-    run = runs.train_run(p, data, Hooks() if json_ else report.TableHooks(progress=not no_progress))
-    report.render(run, as_json=json_)
+    run = runs.train_run(p, data, Hooks() if as_json else report.TableHooks(progress=not no_progress))
+    report.render(run, as_json=as_json)
     if plot is not None and run.history:  # an interrupted run with no finished epoch has nothing to draw
         from mnist_scratch.report.plots import plot_history
 

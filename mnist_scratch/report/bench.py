@@ -19,8 +19,10 @@ NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1
         "the same run; floor / manual is the share of that GEMM throughput reached.[/]")
 
 
-def show(res: BenchResult) -> None:
-    """The conditions, the speed table, the ratios and the extras, on stdout."""
+def render(res: BenchResult, *, as_json: bool = False) -> None:
+    """The conditions, the speed table, the ratios and the extras, on stdout; or one JSON object."""
+    if as_json:
+        return _json(res)
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
             f"{res.repeats} interleaved repeats after a warm-up; data: {res.data}")
@@ -65,7 +67,7 @@ def _case_json(case: Case) -> dict:
             "gflops": {"manual": case.gflops("manual"), "floor": case.gflops("floor")}}
 
 
-def as_json(res: BenchResult) -> None:
+def _json(res: BenchResult) -> None:
     """One JSON object on stdout."""
     print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
                 "data": res.data, "cases": [_case_json(c) for c in res.cases],

@@ -35,8 +35,11 @@ def warn_custom(report) -> None:
                        f"cached apart under {report.data_dir}", markup=False, soft_wrap=True)
 
 
-def render(report) -> None:
-    """Source, files with digests, split sizes and the statistics before and after normalizing."""
+def render(report, *, as_json: bool = False) -> None:
+    """Source, files with digests, split sizes and the statistics before and after normalizing; or one JSON object
+    (source, origin, verified, cached, data_dir, files, split, stats, attempts)."""
+    if as_json:
+        return print_json(report.to_json())
     c = stdout()
     kind = "[green]verified MNIST[/]" if report.verified else "[bold yellow]custom dataset (verified: false)[/]"
     how = f"from the cache in {esc(report.data_dir)}" if report.cached else f"cached in {esc(report.data_dir)}"
@@ -65,7 +68,3 @@ def _num(v: float) -> str:
     text = f"{v:.5f}"
     return text[1:] if text == "-0.00000" else text
 
-
-def render_json(report) -> None:
-    """One JSON object: source, origin, verified, cached, data_dir, files, split, stats, attempts."""
-    print_json(report.to_json())

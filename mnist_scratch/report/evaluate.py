@@ -3,12 +3,16 @@
 from rich.table import Table
 
 from mnist_scratch.report.console import esc, print_json, stdout
-from mnist_scratch.training.checkpoint import Checkpoint
 from mnist_scratch.training.evaluation import EvalResult
 
 
-def show(res: EvalResult, ckpt: Checkpoint) -> None:
-    """Tables on stdout."""
+def render(res: EvalResult, *, as_json: bool = False) -> None:
+    """The summary line, accuracy per digit and the confusion matrix; or one JSON object."""
+    ckpt = res.ckpt
+    if as_json:
+        return print_json({"checkpoint": str(ckpt.path), "config": ckpt.cfg.to_dict(), "split": res.split,
+                           "n": res.n, "test_loss": res.loss, "test_acc": res.acc, "per_class": res.per_class,
+                           "confusion": res.confusion})
     c = stdout()
     nh = ",".join(map(str, ckpt.cfg.nh))
     c.print(f"{esc(ckpt.path)} (nh {nh}, loss {ckpt.cfg.loss}, epoch {ckpt.epoch}) on the {res.split} split, "
@@ -26,8 +30,3 @@ def show(res: EvalResult, ckpt: Checkpoint) -> None:
         conf.add_row(str(d), *(f"[bold]{v}[/]" if i == d else (str(v) if v else "·") for i, v in enumerate(row)))
     c.print(conf)
 
-
-def as_json(res: EvalResult, ckpt: Checkpoint) -> None:
-    """One JSON object on stdout."""
-    print_json({"checkpoint": str(ckpt.path), "config": ckpt.cfg.to_dict(), "split": res.split, "n": res.n,
-                "test_loss": res.loss, "test_acc": res.acc, "per_class": res.per_class, "confusion": res.confusion})

@@ -81,7 +81,7 @@ def to_dict(grid: DigitGrid) -> dict:
                        for d in grid.digits]}
 
 
-def render(grid: DigitGrid, cols: "int | None" = None, as_json: bool = False,
+def render(grid: DigitGrid, *, as_json: bool = False, cols: "int | None" = None,
            console: "Console | None" = None) -> None:
     """Print the grid: coloured half blocks on a colour terminal, ' ▀▄█' otherwise (pipes, NO_COLOR)."""
     if as_json:

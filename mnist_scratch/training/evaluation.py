@@ -19,6 +19,7 @@ class EvalResult:
     acc: float
     per_class: list[float]  # accuracy of each true digit 0..9
     confusion: list[list[int]]  # [true][predicted]
+    ckpt: "Checkpoint | None" = None  # the run evaluated, when it came from one
 
 
 def model_from(ckpt: Checkpoint, device: "torch.device | str" = "cpu") -> Model:
@@ -37,3 +38,10 @@ def evaluate_model(model: Model, x: torch.Tensor, y: torch.Tensor, loss: str, sp
     conf.view(-1).index_add_(0, (y.cpu() * 10 + pred.cpu()), torch.ones(len(y), dtype=torch.int64))
     per_class = (conf.diagonal() / conf.sum(1).clamp(min=1)).tolist()
     return EvalResult(split, len(y), value, acc, per_class, conf.tolist())
+
+
+def evaluate_run(ckpt: Checkpoint, data) -> EvalResult:
+    """The checkpoint's model on the test split (used here and nowhere else)."""
+    res = evaluate_model(model_from(ckpt), data.x_test, data.y_test, ckpt.cfg.loss)
+    res.ckpt = ckpt
+    return res

@@ -15,7 +15,8 @@ ROWS = {"manual", "autograd", "twin", "reference", "floor"}
 
 
 def test_quick_bench_prints_the_tables(tmp_path):
-    r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path)])  # empty cache: synthetic data
+    # wide enough that no label wraps, however many digits a slow machine's timings take
+    r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path)], env={"COLUMNS": "160"})  # empty cache: synthetic
     assert r.exit_code == 0, r.output
     for text in ("seconds per epoch", "manual (fused)", "autograd, plain loop", "GEMM floor", "floor / manual",
                  "synthetic data", "threads"):

@@ -85,7 +85,7 @@ def test_confidence_is_rounded_down(c, d, want):
 
 def render(grid, width=80, cols=None) -> list[str]:
     buf = StringIO()
-    report.render(grid, cols, console=Console(file=buf, width=width, color_system=None))
+    report.render(grid, cols=cols, console=Console(file=buf, width=width, color_system=None))
     return buf.getvalue().splitlines()
 
 
