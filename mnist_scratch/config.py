@@ -23,6 +23,7 @@ else:  # pragma: no cover
 LOSSES = ("ce", "mse")
 SCHEDULES = ("constant", "onecycle", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
+SPLITS = ("train", "valid", "test")
 ENGINES = ("manual", "reference", "autograd")  # the `name` of each engine class in training/engines.py
 MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not a model
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mnist_scratch.config import TrainConfig, default_text, meta, shipped
+from mnist_scratch.config import DEVICES, ENGINES, LOSSES, SCHEDULES, TrainConfig, default_text, meta, shipped
 
 DataDir = Annotated[
     Path | None,
@@ -23,6 +23,13 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on std
 def choices(name: str, values: "tuple[str, ...]") -> type[Enum]:
     """An Enum of values, so Typer validates them, lists them in --help and completes them."""
     return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+Loss = choices("Loss", LOSSES)
+Schedule = choices("Schedule", SCHEDULES)
+Device = choices("Device", DEVICES)
+EngineName = choices("EngineName", ENGINES)
+Dtype = choices("Dtype", ("float32", "float64"))
 
 
 def config_option(name: str, **kw: Any) -> Any:

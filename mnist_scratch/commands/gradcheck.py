@@ -4,18 +4,17 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.commands.common import DataDir, Json
+from mnist_scratch.commands.common import DataDir, Dtype, Json, Loss
 
-DTYPES = ("float32", "float64")
 MAX_BS = 50_000  # the train split's size
 
 
 def gradcheck(
     nh: Annotated[str, typer.Option(help="Hidden sizes: 50, or 100,50 for two layers.")] = "50",
-    loss: Annotated[str, typer.Option(help="ce (10 outputs) or mse (the lesson's one output).")] = "ce",
+    loss: Annotated[Loss, typer.Option(help="ce (10 outputs) or mse (the lesson's one output).")] = Loss("ce"),
     seed: Annotated[int, typer.Option(help="Seed of the init, the perturbation and the batch.")] = 42,
     bs: Annotated[int, typer.Option(help="Rows in the checked batch.")] = 64,
-    dtype: Annotated[str, typer.Option(help="float32 or float64 for the autograd comparison.")] = "float32",
+    dtype: Annotated[Dtype, typer.Option(help="Precision of the autograd comparison.")] = Dtype("float32"),
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Random inputs and labels (no dataset).")] = False,
     fd: Annotated[bool, typer.Option("--fd", help="Also central differences (float64) on sampled entries.")] = False,
     samples: Annotated[int, typer.Option(help="Entries per parameter for --fd.")] = 20,
@@ -29,9 +28,8 @@ def gradcheck(
     from mnist_scratch import config as cfgmod
     from mnist_scratch.errors import UsageError
 
-    cfg = cfgmod.merge(cfgmod.TrainConfig(), dict(nh=nh, loss=loss, seed=seed, bs=bs))  # errors name the --flag
-    if dtype not in DTYPES:
-        raise UsageError(f"--dtype must be float32 or float64, got {dtype!r}")
+    cfg = cfgmod.merge(cfgmod.TrainConfig(), dict(nh=nh, loss=loss.value, seed=seed, bs=bs))  # errors name the flag
+    dtype = dtype.value
     if cfg.bs > MAX_BS:
         raise UsageError(f"--bs must be at most {MAX_BS}, got {cfg.bs}")
     if samples <= 0:

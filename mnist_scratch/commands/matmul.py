@@ -16,8 +16,8 @@ def matmul(
     synthetic: Synthetic = False,
     seed: Seed = 0,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="torch intra-op threads while timing. [default: torch's]",
-                                 show_default=False)
+        int | None, typer.Option("--threads", help="torch intra-op threads while timing.",
+                                 show_default="torch's default")
     ] = None,
     data_dir: DataDir = None,
     as_json: Json = False,

@@ -5,17 +5,19 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.commands.common import DataDir, Json
+from mnist_scratch.commands.common import DataDir, Json, choices, complete_run
+from mnist_scratch.config import SPLITS
 from mnist_scratch.errors import UsageError
 
-Split = Annotated[str, typer.Option("--split", help="train, valid or test.")]
+SplitName = choices("SplitName", SPLITS)
+Split = Annotated[SplitName, typer.Option("--split", help="Which split to draw from.")]
 Index = Annotated[
     str | None,
-    typer.Option("--index", help="Digits to show: 0..9 (inclusive), 3,5,7 or 0..4,10. [default: 0..9]",
-                 show_default=False),
+    typer.Option("--index", help="Digits to show: 0..9 (inclusive), 3,5,7 or 0..4,10.", show_default="0..9"),
 ]
 Checkpoint = Annotated[
-    Path | None, typer.Option("--checkpoint", help="Run folder or checkpoint file: also show its predictions.")
+    Path | None, typer.Option("--checkpoint", help="Run folder or checkpoint file: also show its predictions.",
+                              autocompletion=complete_run, show_default=False)
 ]
 Worst = Annotated[
     int | None,
@@ -23,12 +25,12 @@ Worst = Annotated[
 ]
 Png = Annotated[Path | None, typer.Option("--png", help="Also write the grid to this PNG file (needs matplotlib).")]
 Cols = Annotated[
-    int | None, typer.Option("--cols", help="Digits per row. [default: as many as fit]", show_default=False)
+    int | None, typer.Option("--cols", help="Digits per row.", show_default="as many as fit")
 ]
 
 
 def show(
-    split: Split = "valid",
+    split: Split = SplitName("valid"),
     index: Index = None,
     checkpoint: Checkpoint = None,
     worst: Worst = None,
@@ -62,6 +64,7 @@ def show(
 
         model = model_from(load(checkpoint))
     ds = load_dataset(data_dir)
+    split = split.value
     x, _ = digits.split_of(ds, split)
     if worst is not None:
         grid = digits.worst(ds, split, model, worst)

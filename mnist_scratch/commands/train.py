@@ -7,20 +7,17 @@ import typer
 
 from mnist_scratch.commands.common import (
     DataDir,
+    Device,
+    EngineName,
     Json,
-    choices,
+    Loss,
+    Schedule,
     complete_config,
     complete_run,
     config_default,
     config_option,
     given,
 )
-from mnist_scratch.config import DEVICES, ENGINES, LOSSES, SCHEDULES
-
-Loss = choices("Loss", LOSSES)
-Schedule = choices("Schedule", SCHEDULES)
-Device = choices("Device", DEVICES)
-EngineName = choices("EngineName", ENGINES)
 
 
 def train(

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from mnist_scratch.config import SPLITS
 from mnist_scratch.errors import UsageError
 from mnist_scratch.training.fit import classify, predict_all
 
-SPLITS = ("train", "valid", "test")
 MAX_DIGITS = 200
 _PART = re.compile(r"^(\d+)(?:\.\.(\d+))?$")
 
