@@ -79,11 +79,13 @@ def frobenius(m: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class MatmulRow:
-    """One version's seconds per call (median, best, calls timed), speedup over the loops, check vs torch."""
+    """One version's seconds per call (median, best, interquartile range, calls timed), speedup over the loops,
+    check vs torch."""
 
     name: str
     seconds: float
     best: float
+    iqr: float
     calls: int
     speedup: float
     ok: bool
@@ -121,7 +123,7 @@ def run_matmul(a: Tensor, b: Tensor, *, source: str, budget: float = 1.0,
         diff = _max_abs_diff(out, ref)
         timed.append((name, t, near(out, ref), diff))
     base = timed[0][1].seconds
-    rows = [MatmulRow(name, t.seconds, t.best, t.samples * t.number, base / t.seconds, ok, diff)
+    rows = [MatmulRow(name, t.seconds, t.best, t.iqr, t.samples * t.number, base / t.seconds, ok, diff)
             for name, t, ok, diff in timed]
     m = torch.arange(1.0, 10.0).reshape(3, 3)
     fro = frobenius(m)

@@ -38,7 +38,7 @@ def to_dict(r: MatmulResult) -> dict:
     lesson_shape = r.shape_a == (5, 784) and r.shape_b == (784, 10)
     return {
         "shape_a": list(r.shape_a), "shape_b": list(r.shape_b), "source": r.source, "threads": r.threads,
-        "rows": [{"name": x.name, "seconds": x.seconds, "best": x.best, "calls": x.calls,
+        "rows": [{"name": x.name, "seconds": x.seconds, "best": x.best, "iqr": x.iqr, "calls": x.calls,
                   "speedup": x.speedup, "ok": x.ok,
                   "max_abs_diff": x.max_abs_diff if math.isfinite(x.max_abs_diff) else None,
                   "lesson_seconds": list(LESSON[x.name]) if lesson_shape and x.name in LESSON else None}
@@ -60,14 +60,15 @@ def render(r: MatmulResult, as_json: bool = False) -> None:
     t.add_column("version", no_wrap=True)
     t.add_column("median", justify="right", no_wrap=True)
     t.add_column("best", justify="right", no_wrap=True)
+    t.add_column("IQR", justify="right", no_wrap=True)
     t.add_column("calls", justify="right")
     t.add_column("speedup", justify="right", no_wrap=True)
     t.add_column("vs torch", no_wrap=True)
     if lesson_shape:
         t.add_column("lesson", justify="right", style="dim", no_wrap=True)
     for x in r.rows:
-        cells = [x.name, fmt_seconds(x.seconds), fmt_seconds(x.best), str(x.calls), f"{x.speedup:,.0f}×",
-                 "[green]ok[/]" if x.ok else f"[red]FAIL[/] {x.max_abs_diff:.1e}"]
+        cells = [x.name, fmt_seconds(x.seconds), fmt_seconds(x.best), fmt_seconds(x.iqr), str(x.calls),
+                 f"{x.speedup:,.0f}×", "[green]ok[/]" if x.ok else f"[red]FAIL[/] {x.max_abs_diff:.1e}"]
         t.add_row(*cells, *([_lesson(x.name)] if lesson_shape else []))
     out = stdout()
     out.print(t)
