@@ -1,0 +1,151 @@
+"""Grading the chained backward passes as a whole, naming the first tensor in backward order that is wrong."""
+
+import functools
+
+import torch
+from torch import Tensor
+
+from mnist_scratch.grader.core import CASES, Ctx, Failed, fd_confirm
+from mnist_scratch.grader.diagnose import Diagnosis, close, diagnose, max_rel
+
+# the tensors of lin -> relu -> lin -> mse in the order the backward pass fills their .g
+ORDER = ("out", "w2", "b2", "l2", "l1", "w1", "b1", "inp")
+SAY = {"out": "out (the model output, mse's input)", "w2": "w2", "b2": "b2", "l2": "l2 (relu's output, lin2's input)",
+       "l1": "l1 (relu's input)", "w1": "w1", "b1": "b1", "inp": "inp (the model input)"}
+ROLE = {"w1": "weight", "w2": "weight", "b1": "bias", "b2": "bias"}
+_MISSING = object()
+
+
+def model_tensors(k: int) -> dict[str, Tensor]:
+    """Case k as the lesson's model: n_in inputs, nh hidden units, one output, float targets."""
+    case = CASES[k]
+    g = torch.Generator().manual_seed(100 + k)
+    nh = case.n_out + 2
+    t = dict(inp=torch.randn(case.bs, case.n_in, generator=g, dtype=torch.float64) * 1.5,
+             w1=torch.randn(case.n_in, nh, generator=g, dtype=torch.float64) * 0.6,
+             b1=torch.randn(nh, generator=g, dtype=torch.float64) * 0.5 + 0.1,
+             w2=torch.randn(nh, 1, generator=g, dtype=torch.float64) * 0.8,
+             b2=torch.randn(1, generator=g, dtype=torch.float64) + 2.0,
+             targ=torch.randint(0, 10, (case.bs,), generator=g).double())
+    # keep relu's inputs off its kink: shift b1 where some pre-activation is nearly 0
+    while bool(((t["inp"] @ t["w1"] + t["b1"]).abs() < 1e-3).any()):
+        t["b1"] += 0.01 * ((t["inp"] @ t["w1"] + t["b1"]).abs() < 1e-3).any(0)
+    return t
+
+
+def reference(t: dict[str, Tensor]) -> tuple[float, dict[str, Tensor]]:
+    """The loss and autograd's gradient of every tensor in ORDER (float64)."""
+    leaves = {k: t[k].clone().requires_grad_() for k in ("inp", "w1", "b1", "w2", "b2")}
+    with torch.enable_grad():
+        l1 = leaves["inp"] @ leaves["w1"] + leaves["b1"]
+        l2 = l1.clamp_min(0)
+        out = l2 @ leaves["w2"] + leaves["b2"]
+        for v in (l1, l2, out):
+            v.retain_grad()
+        loss = (out[:, 0] - t["targ"]).pow(2).mean()
+        loss.backward()
+    grads = {k: v.grad for k, v in leaves.items()} | {"l1": l1.grad, "l2": l2.grad, "out": out.grad}
+    return loss.item(), grads
+
+
+def first_wrong(found: dict[str, "Tensor | None"], ref: dict[str, Tensor], bs: int, ctx: Ctx) -> None:
+    """Walk ORDER; at the first wrong gradient fail with where it is and what is right before it."""
+    right = []
+    for name in ORDER:
+        if name not in found:  # the learner's code never exposed this tensor (inlined): judge the next one
+            continue
+        got = found[name]
+        if got is not None and isinstance(got, Tensor) and close(got, ref[name], 1e-8):
+            ctx.worst = max(ctx.worst, max_rel(got, ref[name]))
+            right.append(name)
+            continue
+        cands = ((ref["l2"], Diagnosis("relu_no_mask", "no ReLU mask: negatives let through")),) if name == "l1" \
+            else ()
+        d = diagnose(f"{name}.g", got if isinstance(got, Tensor) else None, ref[name], bs=bs,
+                     role=ROLE.get(name, ""), candidates=cands)
+        where = f"everything from the loss up to {SAY[right[-1]]} is right" if right else \
+            "it is the first gradient in backward order"
+        raise Failed("wrong", f"the gradient reaching {SAY[name]} is wrong; {where}. {d.hint}", f"first_wrong:{name}",
+                     max_rel=max_rel(got, ref[name]) if isinstance(got, Tensor) else None)
+
+
+def _fd(t: dict[str, Tensor], grads: dict[str, "Tensor | None"], k: int) -> None:
+    """Kink-aware central differences of the lesson's loss against the learner's parameter gradients."""
+    state = {}
+
+    def loss():
+        state["l1"] = t["inp"] @ t["w1"] + t["b1"]
+        out = state["l1"].clamp_min(0) @ t["w2"] + t["b2"]
+        return (out[:, 0] - t["targ"]).pow(2).mean().item()
+
+    params = {f"{n}.g": (t[n], grads[n]) for n in ("w2", "b2", "w1", "b1") if grads.get(n) is not None}
+    fd_confirm(loss, params, seed=k, relus=lambda: (state["l1"],))
+
+
+def _spy(fn, calls: list, name: str):
+    @functools.wraps(fn)
+    def spy(*args, **kw):
+        calls.append((name, args))
+        return fn(*args, **kw)
+
+    return spy
+
+
+def forward_and_backward(fn, ctx: Ctx) -> None:
+    """The learner's forward_and_backward with the globals w1, b1, w2, b2 set to each case's tensors.
+
+    Their lin_grad / relu_grad / mse_grad calls are watched on the way (the functions still run as written), so the
+    intermediates l1, l2 and out can be found and judged too.
+    """
+    glb = getattr(fn, "__globals__", None)
+    if glb is None:
+        raise Failed("error", "forward_and_backward must be a plain function (it reads the globals w1, b1, w2, b2)",
+                     "type")
+    for k, case in enumerate(CASES):
+        t = model_tensors(k)
+        names = ("w1", "b1", "w2", "b2", "mse_grad", "lin_grad", "relu_grad")
+        saved, calls = {n: glb.get(n, _MISSING) for n in names}, []
+        try:
+            glb.update({n: t[n] for n in ("w1", "b1", "w2", "b2")})
+            for n in ("mse_grad", "lin_grad", "relu_grad"):
+                if callable(glb.get(n)):
+                    glb[n] = _spy(glb[n], calls, n)
+            ctx.call(fn, t["inp"], t["targ"])
+        finally:
+            for n, v in saved.items():
+                if v is _MISSING:
+                    glb.pop(n, None)
+                else:
+                    glb[n] = v
+        found = {n: getattr(t[n], "g", None) for n in ("w2", "b2", "w1", "b1", "inp")}
+        for name, args in calls:
+            if name == "mse_grad" and args:
+                found["out"] = getattr(args[0], "g", None)
+            elif name == "relu_grad" and len(args) >= 1:
+                found["l1"] = getattr(args[0], "g", None)
+            elif name == "lin_grad" and len(args) >= 3 and args[2] is t["w2"]:  # lin_grad(l2, out, w2, b2)
+                found["l2"], found["out"] = getattr(args[0], "g", None), getattr(args[1], "g", None)
+            elif name == "lin_grad" and len(args) >= 3 and args[2] is t["w1"]:  # lin_grad(inp, l1, w1, b1)
+                found["l1"] = getattr(args[1], "g", None)
+        _, ref = reference(t)
+        first_wrong(found, ref, case.bs, ctx)
+        _fd(t, found, k)
+
+
+def model(cls, ctx: Ctx) -> None:
+    """Model(w1, b1, w2, b2): the loss it returns, then backward() judged tensor by tensor in backward order."""
+    for k, case in enumerate(CASES):
+        t = model_tensors(k)
+        m = ctx.call(cls, t["w1"], t["b1"], t["w2"], t["b2"])
+        loss = ctx.call(m, t["inp"], t["targ"])
+        want, ref = reference(t)
+        ctx.expect("the loss model(x, targ) returns", loss, torch.tensor(want, dtype=torch.float64), bs=case.bs)
+        ctx.call(m.backward)
+        found = {n: getattr(t[n], "g", None) for n in ("w2", "b2", "w1", "b1", "inp")}
+        layers = getattr(m, "layers", None)
+        if isinstance(layers, (list, tuple)) and len(layers) == 3:
+            for name, layer in zip(("l1", "l2", "out"), layers, strict=True):
+                if isinstance(getattr(layer, "out", None), Tensor):
+                    found[name] = getattr(layer.out, "g", None)
+        first_wrong(found, ref, case.bs, ctx)
+        _fd(t, found, k)

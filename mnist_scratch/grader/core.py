@@ -1,0 +1,131 @@
+"""The grading toolkit the rules use: test cases, calling learner code, comparing one tensor, finite differences."""
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from mnist_scratch.gradcheck.kink import sample_differences
+from mnist_scratch.grader.diagnose import Diagnosis, close, diagnose, max_rel
+from mnist_scratch.grader.sandbox import run
+
+FD_H, FD_RTOL, FD_ATOL, FD_SAMPLES = 1e-6, 1e-4, 1e-7, 6  # float64 central differences on sampled entries
+KINK_MARGIN = 1e-3  # ReLU inputs are moved at least this far from 0, so a step of FD_H never crosses the kink
+
+
+@dataclass(frozen=True)
+class Case:
+    """One shape to grade on: batch size, layer widths."""
+
+    bs: int
+    n_in: int
+    n_out: int
+
+
+# bs = 7 first (not a power of two: most mistakes show there, and the diagnosis reads its ratios), then 1 (a
+# missing 1/bs hides there, so it is never the only one) and 32. n_in != n_out everywhere, so a transposed weight
+# gradient has the wrong shape.
+CASES = (Case(7, 6, 4), Case(1, 5, 3), Case(32, 10, 3))
+
+
+def away_from_kink(x: Tensor, margin: float = KINK_MARGIN) -> Tensor:
+    """x with entries nearer 0 than margin pushed out to ±margin: ReLU's gradient is defined everywhere there."""
+    return torch.where(x.abs() < margin, torch.where(x < 0, -margin, margin), x)
+
+
+def tensors(case: Case, seed: int) -> dict[str, Tensor]:
+    """Float64 inputs for one case: non-unit scales, non-zero biases, labels, an upstream gradient."""
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape, scale=1.0, shift=0.0):
+        return torch.randn(*shape, generator=g, dtype=torch.float64) * scale + shift
+
+    bs, n_in, n_out = case.bs, case.n_in, case.n_out
+    return dict(
+        inp=rnd(bs, n_in, scale=1.5), w=rnd(n_in, n_out, scale=0.7), b=rnd(n_out, scale=0.5, shift=0.3),
+        upstream=rnd(bs, n_out, scale=0.3), pre=away_from_kink(rnd(bs, n_out, scale=1.2)),
+        up_h=rnd(bs, n_out, scale=0.4), out1=rnd(bs, 1, scale=2.0, shift=4.0),
+        targ=torch.randint(0, 10, (bs,), generator=g).double(), logits=rnd(bs, 10, scale=2.0),
+        labels=torch.randint(0, 10, (bs,), generator=g),
+    )
+
+
+class Failed(Exception):
+    """A rule's verdict other than pass; raised from deep inside a rule's grading, caught once per rule."""
+
+    def __init__(self, status: str, hint: str = "", key: str = "", max_rel: "float | None" = None,
+                 traceback: tuple[str, ...] = ()):
+        super().__init__(hint)
+        self.status, self.hint, self.key, self.max_rel, self.traceback = status, hint, key, max_rel, traceback
+
+
+@dataclass
+class Ctx:
+    """State of one rule's grading: the time limit, whose frames to show, the worst difference so far."""
+
+    seconds: float
+    is_theirs: Callable[[str], bool]
+    stdout: io.StringIO = field(default_factory=io.StringIO)
+    worst: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def call(self, fn: Callable, *args):
+        """fn(*args) as the learner wrote it; anything but a return becomes the rule's verdict."""
+        ran = run(fn, *args, seconds=self.seconds, is_theirs=self.is_theirs, stdout=self.stdout)
+        if ran.outcome == "ok":
+            return ran.value
+        if ran.outcome == "not implemented":
+            raise Failed("not implemented", "still raises NotImplementedError", "not_implemented")
+        if ran.outcome == "timeout":
+            raise Failed("error", ran.message, "timeout")
+        raise Failed("error", ran.message, "exception", traceback=ran.traceback)
+
+    def call_watching(self, fn: Callable, *args, watch: dict[str, Tensor]):
+        """fn(*args), then fail when it wrote into any watched tensor (an input or an upstream gradient)."""
+        before = {k: t.clone() for k, t in watch.items()}
+        value = self.call(fn, *args)
+        for k, t in watch.items():
+            if t.shape != before[k].shape or not torch.equal(t, before[k]):
+                raise Failed("wrong", f"{k} is modified in place: other rules (and the update) read it after this "
+                                      "one, so compute into a new tensor instead", "inplace")
+        return value
+
+    def expect(self, label: str, got, want: Tensor, *, bs: int, role: str = "", returned: object = None,
+               candidates: "tuple[tuple[Tensor, Diagnosis], ...]" = ()) -> None:
+        """Pass when got equals want to float64 round-off (float32 round-off if they computed in float32)."""
+        if got is not None and not isinstance(got, Tensor):
+            try:
+                got = torch.as_tensor(got, dtype=torch.float64)
+            except (TypeError, ValueError, RuntimeError):
+                raise Failed("wrong", f"{label} is a {type(got).__name__}, not a tensor", "type") from None
+        rtol = 1e-5 if got is not None and got.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-8
+        if got is not None and close(got, want, rtol):
+            self.worst = max(self.worst, max_rel(got, want))
+            return
+        d = diagnose(label, got, want, bs=bs, role=role, returned=returned, candidates=candidates)
+        rel = max_rel(got, want) if got is not None else math.inf
+        raise Failed("wrong", d.hint, d.key, max_rel=rel)
+
+
+def fd_confirm(loss: Callable[[], float], params: dict[str, tuple[Tensor, Tensor]], *, seed: int,
+               relus: Callable[[], tuple[Tensor, ...]] = tuple) -> None:
+    """Second opinion: float64 central differences of loss() at sampled entries of each (param, learner's grad).
+
+    relus() returns the ReLU inputs of the last loss() call, so steps across the kink are handled one-sided.
+    """
+    g = torch.Generator().manual_seed(seed)
+
+    def f():
+        value = loss()
+        return value, tuple(r > 0 for r in relus())
+
+    for label, (p, ana) in params.items():
+        idx, num, _, _ = sample_differences(f, p, samples=FD_SAMPLES, generator=g, h=FD_H)
+        a = ana.detach().double().reshape(-1)[idx]
+        n = torch.tensor(num, dtype=torch.float64)
+        if idx and not torch.allclose(a, n, rtol=FD_RTOL, atol=FD_ATOL * max(1.0, n.abs().max().item())):
+            raise Failed("wrong", f"{label} disagrees with central finite differences (max rel diff "
+                                  f"{max_rel(a, n):.2e})", "fd", max_rel=max_rel(a, n))

@@ -1,0 +1,114 @@
+"""Running a learner's code: a time limit, their printed output kept aside, and only their traceback lines."""
+
+import contextlib
+import ctypes
+import io
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+_OURS = (str(Path(__file__).resolve().parents[1]), str(Path(torch.__file__).resolve().parent),
+         os.path.dirname(contextlib.__file__))  # the package, torch and the standard library
+
+
+class RuleTimeout(BaseException):
+    """Raised inside the learner's code when its time is up (a BaseException: `except Exception` can't eat it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Stop the body after `seconds` with RuleTimeout.
+
+    On the main thread (a terminal, and a Jupyter kernel, which runs cells there) a SIGALRM timer interrupts
+    pure-Python loops; elsewhere a watchdog thread raises RuleTimeout asynchronously in this thread. Neither
+    can cut a single long C call short; it stops at the next Python line.
+    """
+    if seconds <= 0:
+        yield
+        return
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        def on_alarm(signum, frame):
+            raise RuleTimeout()
+
+        old = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        return
+    lock, state, tid = threading.Lock(), {"done": False, "fired": False}, threading.get_ident()
+
+    def fire():
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(RuleTimeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+        if state["fired"]:  # a late exception may still be pending: let it land here, not in the grader
+            try:
+                for _ in range(1000):
+                    pass
+            except RuleTimeout:
+                pass
+
+
+def learner_frames(filenames: "frozenset[str] | None") -> Callable[[str], bool]:
+    """Which traceback frames are the learner's: their files when known, else anything outside ours."""
+    if filenames:
+        return lambda f: f in filenames
+    return lambda f: not os.path.abspath(f).startswith(_OURS)
+
+
+def learner_traceback(exc: BaseException, is_theirs: Callable[[str], bool]) -> tuple[str, ...]:
+    """Their frames (file, line, code) and the exception line; the grader's and torch's frames left out."""
+    lines = []
+    for fr in traceback.extract_tb(exc.__traceback__):
+        if is_theirs(fr.filename):
+            lines.append(f'File "{fr.filename}", line {fr.lineno}, in {fr.name}')
+            if fr.line:
+                lines.append(f"    {fr.line.strip()}")
+    msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return (*lines, *msg.splitlines()[-6:])
+
+
+@dataclass
+class Ran:
+    """What one call of learner code did."""
+
+    value: object = None
+    outcome: str = "ok"  # ok | not implemented | error | timeout
+    traceback: tuple[str, ...] = ()
+    message: str = ""
+
+
+def run(fn: Callable, *args, seconds: float, is_theirs: Callable[[str], bool], stdout: io.StringIO) -> Ran:
+    """fn(*args) under the time limit with print output captured; never raises the learner's exceptions."""
+    try:
+        with time_limit(seconds), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stdout):
+            return Ran(fn(*args))
+    except RuleTimeout:
+        return Ran(outcome="timeout", message=f"timed out after {seconds:g}s (an endless loop?)")
+    except NotImplementedError as e:
+        return Ran(outcome="not implemented", traceback=learner_traceback(e, is_theirs))
+    except Exception as e:  # noqa: BLE001 - the learner's code may raise anything: that is the answer to show
+        tb = learner_traceback(e, is_theirs)
+        return Ran(outcome="error", traceback=tb, message=tb[-1] if tb else type(e).__name__)
+    except SystemExit as e:  # sys.exit() in their code must not end the grader
+        return Ran(outcome="error", traceback=learner_traceback(e, is_theirs), message=f"SystemExit({e.code})")
