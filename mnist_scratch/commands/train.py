@@ -45,12 +45,22 @@ def train(
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bars.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Write loss/accuracy curves to this PNG.", show_default=False)
                     ] = None,
+    rules: Annotated[Path | None, typer.Option(help="Train with YOUR forward and backward rules from this .py/.ipynb "
+                                               "(its Lin/Relu/Mse classes, else its functions); runs its code as you; "
+                                               "checked first.", show_default=False)] = None,
 ):
     """Train linear → ReLU → linear with SGD on the hand-written backward pass; print a loss table per epoch.
 
     The defaults are the tuned recipe (97.8 % valid in 5 epochs). Example: mnist-scratch train --nh 100,50 --epochs 3
+
+    With --rules FILE the model's forward and backward passes are your own code from `mnist-scratch exercise` (the
+    lesson's model: --config lesson, MSE on one output; the default --loss ce needs your cross_entropy_grad,
+    log_softmax and nll). The rules are checked first; a wrong one stops here with the check table (exit 1).
     """
+    import dataclasses
+
     from mnist_scratch.data import load_dataset
+    from mnist_scratch.errors import UsageError
     from mnist_scratch.report import train as report
     from mnist_scratch.training import runs
     from mnist_scratch.training.fit import Hooks
@@ -59,13 +69,21 @@ def train(
         return report.render_configs()
     flags = dict(nh=nh, loss=loss, epochs=epochs, bs=bs, lr=lr, momentum=momentum, weight_decay=weight_decay,
                  lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads)
-    p = runs.plan(config, given(ctx, flags), out=out, resume=resume)
+    typed = given(ctx, flags)
+    if rules is not None and (resume is not None or "engine" in typed):
+        raise UsageError("--rules trains with your rules from scratch: drop --engine and --resume")
+    p = runs.plan(config, typed, out=out, resume=resume)
     if plot is not None:
         from mnist_scratch.report.plots import check_available
 
         check_available()
+    factory = None
+    if rules is not None:
+        factory = _learner_engine(rules, p.cfg, as_json)
+        # what the run folder records: the same math as the project's reference rules, so evaluate/--resume work
+        p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, engine="reference"))
     data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
-    run = runs.train_run(p, data, Hooks() if as_json else report.TableHooks(progress=not no_progress))
+    run = runs.train_run(p, data, Hooks() if as_json else report.TableHooks(progress=not no_progress), factory)
     report.render(run, as_json=as_json)
     if plot is not None and run.history:  # an interrupted run with no finished epoch has nothing to draw
         from mnist_scratch.report.plots import plot_history
@@ -73,3 +91,20 @@ def train(
         plot_history(run.history, plot)
     if run.interrupted:
         raise typer.Exit(130)
+
+
+def _learner_engine(rules: Path, cfg, as_json: bool):
+    """Check the learner's rules (refusing with the table when one is wrong) and return their engine's factory."""
+    from mnist_scratch.errors import UsageError
+    from mnist_scratch.report import check as check_report
+    from mnist_scratch.training.rules import RulesEngine, choose
+
+    if not rules.is_file():
+        raise UsageError(f"--rules {rules} is not a file")
+    chosen = choose(rules, cfg.loss, seconds=10.0)
+    if not chosen.check.ok:
+        check_report.render(chosen.check, as_json=as_json)
+        raise typer.Exit(1)
+    if not as_json:
+        check_report.rules_accepted(chosen.check, chosen.style)
+    return lambda model, c: RulesEngine(model, c, chosen)

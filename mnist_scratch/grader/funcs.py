@@ -101,7 +101,8 @@ def mse_grad(fn, ctx: Ctx) -> None:
         ret = ctx.call_watching(fn, inp, targ, watch={"inp": inp, "targ": targ})
         ctx.expect("inp.g", _g(inp), 2 * (inp - targ[:, None]) / case.bs, bs=case.bs, returned=ret)
         if case.bs > 1:
-            fd_confirm(lambda: (inp[:, 0] - targ).pow(2).mean().item(), {"inp.g": (inp, inp.g)}, seed=k)
+            fd_confirm(lambda inp=inp, targ=targ: (inp[:, 0] - targ).pow(2).mean().item(), {"inp.g": (inp, inp.g)},
+                       seed=k)
 
 
 def relu_grad(fn, ctx: Ctx) -> None:
@@ -123,14 +124,14 @@ def relu_grad(fn, ctx: Ctx) -> None:
                                                               "inp > 0, not where inp <= 0")),
         )
         ctx.expect("inp.g", _g(inp), mask * out.g, bs=case.bs, returned=ret, candidates=cands)
-        fd_confirm(lambda: (out.g * inp.clamp_min(0)).sum().item(), {"inp.g": (inp, inp.g)}, seed=k,
-                   relus=lambda: (inp,))
+        fd_confirm(lambda inp=inp, g=out.g: (g * inp.clamp_min(0)).sum().item(), {"inp.g": (inp, inp.g)}, seed=k,
+                   relus=lambda inp=inp: (inp,))
 
 
 def lin_grad(fn, ctx: Ctx) -> None:
     """inp.g = out.g @ w.T, w.g = inp.T @ out.g, b.g = out.g summed over the batch."""
-    for k, case in enumerate(CASES):
-        lin_grad_case(lambda inp, out, w, b: fn(inp, out, w, b), ctx, k)
+    for k in range(len(CASES)):
+        lin_grad_case(fn, ctx, k)
 
 
 def lin_grad_case(call, ctx: Ctx, k: int) -> None:
@@ -187,4 +188,4 @@ def cross_entropy_grad(fn, ctx: Ctx) -> None:
                  ((sm0 - onehot) / case.bs, dim), (sm0 / case.bs, dim)) if case.bs > 1 else (
             (sm / case.bs, Diagnosis("missing_onehot", "missing - onehot: the gradient is (softmax - onehot) / bs")),)
         ctx.expect("inp.g", _g(inp), (sm - onehot) / case.bs, bs=case.bs, returned=ret, candidates=cands)
-        fd_confirm(lambda: F.cross_entropy(inp, targ).item(), {"inp.g": (inp, inp.g)}, seed=k)
+        fd_confirm(lambda inp=inp, targ=targ: F.cross_entropy(inp, targ).item(), {"inp.g": (inp, inp.g)}, seed=k)

@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mnist_scratch.grader import CheckResult
-from mnist_scratch.report.console import print_json, stdout
+from mnist_scratch.grader.mutants import MutantsReport
+from mnist_scratch.report.console import esc, print_json, stdout
 
 STYLE = {"pass": "green", "wrong": "bold red", "error": "bold red", "missing": "yellow", "not implemented": "yellow"}
 
@@ -79,3 +80,43 @@ def render(res: CheckResult) -> None:
 def render_json(res: CheckResult) -> None:
     """One JSON object: {"ok", "rules": [{"name", "status", "max_rel", "hint"}...]} plus source and errors."""
     print_json(res.to_dict())
+
+
+def exercise_written(path, blanks: int, part: "str | None", solutions: bool) -> None:
+    """One line after `exercise` wrote its file, and what to do next."""
+    what = f"{blanks} reference answers" if solutions else f"{blanks} blanks to fill in"
+    scope = f" (part {part})" if part else ""
+    nxt = f"mnist-scratch check {path}" + (f" --part {part}" if part else "")
+    stdout().print(f"wrote {esc(path)}: {what}{scope}; then run `{esc(nxt)}`")
+
+
+def rules_accepted(res: CheckResult, style: str) -> None:
+    """One line before training on the learner's rules."""
+    names = ", ".join(r.name for r in res.rules)
+    stdout().print(f"[green]your rules pass[/] ({names}); training with your {style} from {esc(res.source)}")
+
+
+def render_mutants(rep: MutantsReport) -> None:
+    """The reference solutions' verdict and one row per broken solution: caught, and with which diagnosis."""
+    con = stdout()
+    ref = rep.reference
+    con.print(Text(f"reference solutions: {sum(r.ok for r in ref.rules)} of {len(ref.rules)} rules pass",
+                   style="green" if ref.ok else "bold red"))
+    t = Table(title="the grader on broken solutions", title_justify="left")
+    for col in ("mutant", "rule", "mistake", "verdict", "diagnosis"):
+        t.add_column(col, overflow="fold")
+    for r in rep.results:
+        verdict = Text("caught" if r.caught else f"MISSED ({r.status}, {r.key or 'no diagnosis'})",
+                       style="green" if r.caught else "bold red")
+        t.add_row(r.mutant.name, r.mutant.rule, r.mutant.mistake, verdict, r.hint)
+    con.print(t)
+    caught = sum(r.caught for r in rep.results)
+    line = f"{caught} of {len(rep.results)} mistakes caught with the right diagnosis (took {rep.seconds:.1f} s)"
+    con.print(Text(("PASS: " if rep.ok else "FAIL: ") + line, style="green" if rep.ok else "bold red"))
+
+
+def render_mutants_json(rep: MutantsReport) -> None:
+    """One JSON object: ok, the reference check and every mutant's verdict."""
+    print_json({"ok": rep.ok, "reference": rep.reference.to_dict(), "mutants": [
+        {"name": r.mutant.name, "rule": r.mutant.rule, "mistake": r.mutant.mistake, "expected": r.mutant.expect,
+         "status": r.status, "key": r.key, "caught": r.caught, "hint": r.hint} for r in rep.results]})

@@ -182,8 +182,11 @@ def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
                          f"pass --epochs N (N > {ckpt.epoch}) to train further")
 
 
-def train_run(p: Plan, data, display: Hooks) -> Run:
-    """Build the model from the plan's config (or its checkpoint), train it, record every epoch in its folder."""
+def train_run(p: Plan, data, display: Hooks, engine_factory=None) -> Run:
+    """Build the model from the plan's config (or its checkpoint), train it, record every epoch in its folder.
+
+    engine_factory(model, cfg) replaces cfg.engine's class (train --rules: the learner's own rules).
+    """
     from mnist_scratch.lesson.nn import make_model
     from mnist_scratch.training.engines import ENGINES
     from mnist_scratch.training.fit import fit
@@ -197,7 +200,7 @@ def train_run(p: Plan, data, display: Hooks) -> Run:
     t0 = time.perf_counter()
     device = data.x_train.device
     model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)
-    engine = ENGINES[cfg.engine](model, cfg)
+    engine = (engine_factory or ENGINES[cfg.engine])(model, cfg)
     start = 0
     if ckpt is not None:
         engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})

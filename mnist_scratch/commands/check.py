@@ -1,0 +1,58 @@
+"""`mnist-scratch check FILE`: grade the learner's own lesson code rule by rule, and say what is wrong."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mnist_scratch.commands.common import Json
+from mnist_scratch.commands.exercise import PARTS_HELP
+
+MAX_TIMEOUT = 3600.0
+
+
+def check(
+    file: Annotated[Path | None, typer.Argument(help="Your .py or .ipynb file.", show_default=False)] = None,
+    part: Annotated[str | None, typer.Option(help=f"Grade one part only: {PARTS_HELP}.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds each rule (and each cell while loading) may run.")] = 10.0,
+    mutants: Annotated[bool, typer.Option("--mutants", help="Grade the built-in catalogue of broken solutions "
+                                          "instead: shows each mistake caught with its diagnosis.")] = False,
+    json_: Json = False,
+):
+    """Grade every function and class FILE defines against autograd (float64) and finite differences.
+
+    This RUNS THE CODE IN FILE AS YOU, with your permissions, like `python FILE` would: check only files you
+    trust. The file itself is never modified. Each rule is fed the right inputs and upstream gradient, so one
+    wrong rule never makes the next look wrong; a wrong one gets a diagnosis in plain words, an exception shows
+    your own traceback lines. Exit 0 when every graded rule passes, 1 otherwise, 2 on a usage error.
+
+    Example: mnist-scratch check lesson.py --part backward
+    """
+    import math
+
+    from mnist_scratch.errors import UsageError
+    from mnist_scratch.grader import PARTS
+    from mnist_scratch.report import check as report
+
+    if part is not None and part not in PARTS:
+        raise UsageError(f"--part must be one of {PARTS_HELP}, got {part!r}")
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {timeout:g}")
+    if mutants:
+        if file is not None or part is not None:
+            raise UsageError("--mutants grades the built-in catalogue; drop FILE and --part")
+        from mnist_scratch.grader.mutants import run_catalogue
+
+        res = run_catalogue(seconds=timeout)
+        report.render_mutants_json(res) if json_ else report.render_mutants(res)
+    else:
+        if file is None:
+            raise UsageError("give the FILE to check (or --mutants); write one with `mnist-scratch exercise`")
+        if not file.is_file():
+            raise UsageError(f"{file} is not a file")
+        from mnist_scratch.grader import check_file
+
+        res = check_file(file, part=part, seconds=timeout)
+        report.render_json(res) if json_ else report.render(res)
+    if not res.ok:
+        raise typer.Exit(1)
