@@ -75,8 +75,8 @@ class RulesEngine:
         self.params = model.params()  # [(lin1.w, w), (lin1.b, b), ...]: the tensors the learner's code updates
         self.pairs = [(self.params[i][1], self.params[i + 1][1]) for i in range(0, len(self.params), 2)]
         self.bufs = {k: torch.zeros_like(p) for k, p in self.params} if cfg.momentum else {}
+        self.layers, self.loss_layer = [], None
         if rules.style == "classes":
-            self.layers = []
             for i, (w, b) in enumerate(self.pairs):
                 if i > 0:
                     self.layers.append(self.ns["Relu"]())
