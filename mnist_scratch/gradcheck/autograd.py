@@ -44,6 +44,8 @@ class GradCheck:
     fd_rtol: float = FD_RTOL
     fd_atol: float = FD_ATOL
     h: float = FD_H
+    first_wrong: str = ""  # the first failing tensor in backward order ("" when all pass)
+    right_before: str = ""  # the tensor just before it in backward order, which passes ("" when it is the first)
 
     @property
     def ok(self) -> bool:

@@ -1,9 +1,12 @@
-"""Manual `.g` against float64 central differences on sampled entries of every parameter."""
+"""Manual `.g` against float64 finite differences (kink-aware) on sampled entries of every parameter."""
+
+import dataclasses
 
 import torch
 from torch import Tensor
 
 from mnist_scratch.gradcheck.autograd import FD_ATOL, FD_H, FD_RTOL, GradRow, diffs, twin
+from mnist_scratch.gradcheck.kink import sample_differences
 from mnist_scratch.lesson.nn import Model, Relu
 
 
@@ -12,42 +15,37 @@ def _relu_sides(model: Model) -> list[Tensor]:
     return [l.args[0] > 0 for l in model.layers if isinstance(l, Relu)]
 
 
-def _same(a: list[Tensor], b: list[Tensor]) -> bool:
-    return all(torch.equal(s, t) for s, t in zip(a, b, strict=True))
-
-
 def fd_rows(
     model: Model, x: Tensor, targ: Tensor, *, generator: torch.Generator, samples: int, h: float = FD_H
 ) -> list[GradRow]:
-    """Central differences in float64 on up to `samples` random entries of every parameter vs the manual `.g`.
+    """Differences in float64 on up to `samples` random entries of every parameter vs the manual `.g`.
 
-    An entry is skipped (and another drawn) when stepping it by ±h flips the side of some ReLU input: the loss is
-    not differentiable across that kink, so the difference quotient means nothing there.
+    Kink-aware (gradcheck.kink): where a step of h would flip the side of some ReLU input the step shrinks, then
+    the one-sided quotient on the unflipped side is used; an entry where both sides flip is skipped (another is
+    drawn). The loss is not differentiable across a kink, so a quotient spanning one means nothing.
     """
     m, x = twin(model, dtype=torch.float64), x.to(torch.float64)
     rows = []
+
+    def f():
+        return m(x, targ).item(), tuple(_relu_sides(m))
+
     with torch.no_grad():
         m(x, targ)
         m.backward()
-        base = _relu_sides(m)
         for name, p in m.params():
-            flat, gflat = p.view(-1), p.g.reshape(-1)
-            num, ana, skipped = [], [], 0
-            for i in torch.randperm(p.numel(), generator=generator).tolist():
-                if len(num) == samples:
-                    break
-                orig = flat[i].item()
-                flat[i] = orig + h
-                fp, side_p = m(x, targ).item(), _relu_sides(m)
-                flat[i] = orig - h
-                fm, side_m = m(x, targ).item(), _relu_sides(m)
-                flat[i] = orig
-                if not (_same(side_p, base) and _same(side_m, base)):
-                    skipped += 1
-                    continue
-                num.append((fp - fm) / (2 * h))
-                ana.append(gflat[i].item())
-            rows.append(_fd_row(name, tuple(p.shape), torch.tensor(ana), torch.tensor(num), skipped))
+            if getattr(p, "g", None) is None:
+                rows.append(GradRow(name, tuple(p.shape), "fd", None, False, float("inf"), float("inf"), False, 0,
+                                    note="no manual gradient"))
+                continue
+            gflat = p.g.reshape(-1).clone()  # f() reruns the forward only, but keep the analytical values apart
+            idx, num, one_sided, skipped = sample_differences(f, p, samples=samples, generator=generator, h=h)
+            ana = torch.tensor([gflat[i].item() for i in idx], dtype=torch.float64)
+            row = _fd_row(name, tuple(p.shape), ana, torch.tensor(num, dtype=torch.float64), skipped)
+            if one_sided:
+                note = f"{one_sided} one-sided (next to a ReLU kink)"
+                row = dataclasses.replace(row, note=f"{row.note}; {note}" if row.note else note)
+            rows.append(row)
     return rows
 
 

@@ -57,6 +57,10 @@ def render(check: GradCheck, meta: dict[str, Any]) -> None:
         con.print(f"[green]PASS[/]: all {len(check.rows)} checks agree; {worst.rstrip(';')}")
     else:
         con.print(f"[bold red]FAIL[/]: {len(bad)} of {len(check.rows)} checks disagree: {', '.join(bad)}")
+        if check.first_wrong:
+            before = (f"; everything from the loss up to {check.right_before} is right" if check.right_before
+                      else "; it is the first gradient the backward pass computes")
+            con.print(f"first wrong in backward order: the gradient of [bold]{check.first_wrong}[/]{before}")
 
 
 def render_json(check: GradCheck, meta: dict[str, Any]) -> None:
@@ -78,4 +82,5 @@ def render_json(check: GradCheck, meta: dict[str, Any]) -> None:
         for r in check.rows
     ]
     tol = {"rtol": check.rtol, "atol": check.atol, "fd_rtol": check.fd_rtol, "fd_atol": check.fd_atol, "h": check.h}
-    print_json({"ok": check.ok, **meta, "loss_value": _finite(check.loss), "tolerances": tol, "rows": rows})
+    print_json({"ok": check.ok, **meta, "first_wrong": check.first_wrong or None, "loss_value": _finite(check.loss),
+                "tolerances": tol, "rows": rows})

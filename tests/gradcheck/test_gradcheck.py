@@ -134,7 +134,7 @@ def test_fd_agrees_and_samples_every_parameter(loss):
     assert all(r.checked == min(7, torch.Size(r.shape).numel()) and r.exact is None for r in fd)
 
 
-def test_fd_skips_a_relu_kink_and_the_kink_would_fool_it():
+def test_fd_checks_a_relu_kink_one_sided_and_the_central_quotient_would_fool_it():
     g = torch.Generator().manual_seed(0)
     model = make_model((6,), "mse", generator=g, dtype=torch.float64, n_in=5)
     gc.perturb(model, g)
@@ -145,7 +145,8 @@ def test_fd_skips_a_relu_kink_and_the_kink_would_fool_it():
     h = 1e-6
     rows = gc.fd_rows(model, x, targ, generator=torch.Generator().manual_seed(1), samples=6, h=h)
     b_row = next(r for r in rows if r.name == "lin1.b")
-    assert b_row.skipped >= 1 and b_row.checked == 5 and all(r.ok for r in rows)
+    # the entry on the kink is not skipped: the quotient on its unflipped side is taken, and agrees
+    assert b_row.skipped == 0 and b_row.checked == 6 and "1 one-sided" in b_row.note and all(r.ok for r in rows)
     # at the kink the central difference averages both one-sided slopes: no match for any one-sided gradient
     with torch.no_grad():
         model(x, targ)
