@@ -61,7 +61,7 @@ def py_cells(text: str, path: str) -> list[tuple[str, str, int]]:
     lines = text.splitlines()
     starts = [0] + [i for i, line in enumerate(lines) if CELL_MARK.match(line) and i > 0]
     ends = starts[1:] + [len(lines)]
-    return [(path, "\n".join(lines[a:b]), a + 1) for a, b in zip(starts, ends, strict=True)]
+    return [(path, "".join(line + "\n" for line in lines[a:b]), a + 1) for a, b in zip(starts, ends, strict=True)]
 
 
 def ipynb_cells(text: str, path: str) -> list[tuple[str, str, int]]:

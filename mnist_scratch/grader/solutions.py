@@ -77,8 +77,8 @@ PIECES = (
     Piece("forward_and_backward", "backward", "def", "def forward_and_backward(inp, targ)",
           "Forward through lin, relu, lin and mse, then every gradient rule in reverse (globals w1, b1, w2, b2).",
           "# inp (bs, n_in), targ (bs,); uses the globals w1 (n_in, nh), b1 (nh,), w2 (nh, 1), b2 (1,)",
-          "    l1 = lin(inp, w1, b1)  # (bs, nh)\n    l2 = relu(l1)\n    out = lin(l2, w2, b2)  # (bs, 1)\n"
-          "    loss = mse(out, targ)  # not needed for the gradients, as in the lesson\n"
+          "    l1 = inp @ w1 + b1  # (bs, nh)\n    l2 = l1.clamp_min(0.0)\n    out = l2 @ w2 + b2  # (bs, 1)\n"
+          "    loss = (out[:, 0] - targ).pow(2).mean()  # not needed for the gradients, as in the lesson\n"
           "    mse_grad(out, targ)\n    lin_grad(l2, out, w2, b2)\n    relu_grad(l1, l2)\n"
           "    lin_grad(inp, l1, w1, b1)\n"),
     Piece("Module", "classes", "class", "class Module", "A layer that remembers its inputs and output.",
