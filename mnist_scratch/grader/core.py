@@ -53,6 +53,18 @@ def tensors(case: Case, seed: int) -> dict[str, Tensor]:
     )
 
 
+def vjp(f: Callable, inputs: tuple[Tensor, ...], upstream: "Tensor | None" = None) -> tuple[Tensor, ...]:
+    """Autograd's gradients of f(*inputs) (a scalar, or dotted with upstream) w.r.t. each input, in float64.
+
+    The right answers of the backward rules come from here, never from a hand-written formula.
+    """
+    leaves = tuple(t.detach().clone().requires_grad_() for t in inputs)
+    with torch.enable_grad():
+        out = f(*leaves)
+        grads = torch.autograd.grad(out if upstream is None else (out * upstream).sum(), leaves)
+    return tuple(g.detach() for g in grads)
+
+
 class Failed(Exception):
     """A rule's verdict other than pass; raised from deep inside a rule's grading, caught once per rule."""
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mnist_scratch.grader.core import CASES, Ctx, Failed, fd_confirm, tensors
+from mnist_scratch.grader.core import CASES, Ctx, Failed, fd_confirm, tensors, vjp
 from mnist_scratch.grader.diagnose import Diagnosis
 
 
@@ -99,7 +99,8 @@ def mse_grad(fn, ctx: Ctx) -> None:
         t = tensors(case, k)
         inp, targ = t["out1"], t["targ"]
         ret = ctx.call_watching(fn, inp, targ, watch={"inp": inp, "targ": targ})
-        ctx.expect("inp.g", _g(inp), 2 * (inp - targ[:, None]) / case.bs, bs=case.bs, returned=ret)
+        (want,) = vjp(lambda i, targ=targ: F.mse_loss(i[:, 0], targ), (inp,))
+        ctx.expect("inp.g", _g(inp), want, bs=case.bs, returned=ret)
         if case.bs > 1:
             fd_confirm(lambda inp=inp, targ=targ: (inp[:, 0] - targ).pow(2).mean().item(), {"inp.g": (inp, inp.g)},
                        seed=k)
@@ -123,7 +124,8 @@ def relu_grad(fn, ctx: Ctx) -> None:
             ((1 - mask) * out.g, Diagnosis("relu_mask_wrong", "the mask is inverted: the gradient passes where "
                                                               "inp > 0, not where inp <= 0")),
         )
-        ctx.expect("inp.g", _g(inp), mask * out.g, bs=case.bs, returned=ret, candidates=cands)
+        (want,) = vjp(torch.relu, (inp,), out.g)
+        ctx.expect("inp.g", _g(inp), want, bs=case.bs, returned=ret, candidates=cands)
         fd_confirm(lambda inp=inp, g=out.g: (g * inp.clamp_min(0)).sum().item(), {"inp.g": (inp, inp.g)}, seed=k,
                    relus=lambda inp=inp: (inp,))
 
@@ -142,8 +144,9 @@ def lin_grad_case(call, ctx: Ctx, k: int) -> None:
     out = inp @ w + b
     out.g = t["upstream"]
     ret = ctx.call_watching(call, inp, out, w, b, watch={"inp": inp, "w": w, "b": b, "out.g": out.g})
-    for label, got, want, role in (("inp.g", _g(inp), out.g @ w.T, "input"), ("w.g", _g(w), inp.T @ out.g, "weight"),
-                                   ("b.g", _g(b), out.g.sum(0), "bias")):
+    wants = vjp(lambda i, w_, b_: i @ w_ + b_, (inp, w, b), out.g)
+    for label, got, want, role in zip(("inp.g", "w.g", "b.g"), (_g(inp), _g(w), _g(b)), wants,
+                                      ("input", "weight", "bias"), strict=True):
         ctx.expect(label, got, want, bs=case.bs, role=role, returned=ret)
     fd_confirm(lambda: (out.g * (inp @ w + b)).sum().item(),
                {"inp.g": (inp, inp.g), "w.g": (w, w.g), "b.g": (b, b.g)}, seed=k)
@@ -187,5 +190,6 @@ def cross_entropy_grad(fn, ctx: Ctx) -> None:
                                                             "(softmax - onehot) / bs")),
                  ((sm0 - onehot) / case.bs, dim), (sm0 / case.bs, dim)) if case.bs > 1 else (
             (sm / case.bs, Diagnosis("missing_onehot", "missing - onehot: the gradient is (softmax - onehot) / bs")),)
-        ctx.expect("inp.g", _g(inp), (sm - onehot) / case.bs, bs=case.bs, returned=ret, candidates=cands)
+        (want,) = vjp(lambda i, targ=targ: F.cross_entropy(i, targ), (inp,))
+        ctx.expect("inp.g", _g(inp), want, bs=case.bs, returned=ret, candidates=cands)
         fd_confirm(lambda inp=inp, targ=targ: F.cross_entropy(inp, targ).item(), {"inp.g": (inp, inp.g)}, seed=k)

@@ -6,6 +6,7 @@ import io
 import os
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,12 +38,15 @@ def time_limit(seconds: float):
             raise RuleTimeout()
 
         old = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        t0 = time.monotonic()
+        outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)  # a timer someone else set: restored below
         try:
             yield
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
+            if outer:
+                signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - t0), 1e-3))
         return
     lock, state, tid = threading.Lock(), {"done": False, "fired": False}, threading.get_ident()
 
