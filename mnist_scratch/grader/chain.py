@@ -65,7 +65,8 @@ def first_wrong(found: dict[str, "Tensor | None"], ref: dict[str, Tensor], bs: i
                      role=ROLE.get(name, ""), candidates=cands)
         where = f"everything from the loss up to {SAY[right[-1]]} is right" if right else \
             "it is the first gradient in backward order"
-        raise Failed("wrong", f"the gradient reaching {SAY[name]} is wrong; {where}. {d.hint}", f"first_wrong:{name}",
+        hint = d.hint[:1].upper() + d.hint[1:]
+        raise Failed("wrong", f"the gradient reaching {SAY[name]} is wrong; {where}. {hint}", f"first_wrong:{name}",
                      max_rel=max_rel(got, ref[name]) if isinstance(got, Tensor) else None)
 
 
