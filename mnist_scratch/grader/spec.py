@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mnist_scratch.grader import chain, classes, funcs
+from mnist_scratch.grader import chain, classes, funcs, softmax
 from mnist_scratch.grader.solutions import BY_NAME, PARTS
 
 
@@ -22,7 +22,7 @@ _GRADERS = {
     "relu": funcs.relu, "mse": funcs.mse, "mse_grad": funcs.mse_grad, "relu_grad": funcs.relu_grad,
     "lin_grad": funcs.lin_grad, "forward_and_backward": chain.forward_and_backward, "Module": classes.module,
     "Lin": classes.lin, "Relu": classes.relu, "Mse": classes.mse, "Model": chain.model,
-    "log_softmax": funcs.log_softmax, "nll": funcs.nll, "cross_entropy_grad": funcs.cross_entropy_grad,
+    "log_softmax": softmax.log_softmax, "nll": softmax.nll, "cross_entropy_grad": softmax.cross_entropy_grad,
 }
 RULES = tuple(Rule(name, BY_NAME[name].part, BY_NAME[name].kind, grade) for name, grade in _GRADERS.items())
 assert [r.name for r in RULES] == [n for n in BY_NAME], "the rules follow the exercise's order"

@@ -124,3 +124,12 @@ def test_check_refuses_an_unknown_name():
 
     with pytest.raises(ValueError, match="lesson's names"):
         mnist_scratch.check(helper)
+
+
+def test_command_modules_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, mnist_scratch.commands.check, mnist_scratch.commands.exercise; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
