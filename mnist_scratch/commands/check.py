@@ -6,18 +6,18 @@ from typing import Annotated
 import typer
 
 from mnist_scratch.commands.common import Json
-from mnist_scratch.commands.exercise import PARTS_HELP
+from mnist_scratch.commands.exercise import Part
 
 MAX_TIMEOUT = 3600.0
 
 
 def check(
     file: Annotated[Path | None, typer.Argument(help="Your .py or .ipynb file.", show_default=False)] = None,
-    part: Annotated[str | None, typer.Option(help=f"Grade one part only: {PARTS_HELP}.")] = None,
+    part: Annotated[Part | None, typer.Option(help="Grade one part only.", show_default=False)] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each rule (and each cell while loading) may run.")] = 10.0,
     mutants: Annotated[bool, typer.Option("--mutants", help="Grade the built-in catalogue of broken solutions "
                                           "instead: shows each mistake caught with its diagnosis.")] = False,
-    json_: Json = False,
+    as_json: Json = False,
 ):
     """Grade every function and class FILE defines against autograd (float64) and finite differences.
 
@@ -31,11 +31,9 @@ def check(
     import math
 
     from mnist_scratch.errors import UsageError
-    from mnist_scratch.grader import PARTS
     from mnist_scratch.report import check as report
 
-    if part is not None and part not in PARTS:
-        raise UsageError(f"--part must be one of {PARTS_HELP}, got {part!r}")
+    part = part.value if part is not None else None
     if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
         raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {timeout:g}")
     if mutants:
@@ -44,7 +42,7 @@ def check(
         from mnist_scratch.grader.mutants import run_catalogue
 
         res = run_catalogue(seconds=timeout)
-        report.render_mutants_json(res) if json_ else report.render_mutants(res)
+        report.render_mutants(res, as_json=as_json)
     else:
         if file is None:
             raise UsageError("give the FILE to check (or --mutants); write one with `mnist-scratch exercise`")
@@ -53,6 +51,6 @@ def check(
         from mnist_scratch.grader import check_file
 
         res = check_file(file, part=part, seconds=timeout)
-        report.render_json(res) if json_ else report.render(res)
+        report.render(res, as_json=as_json)
     if not res.ok:
         raise typer.Exit(1)

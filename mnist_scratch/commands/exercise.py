@@ -5,15 +5,19 @@ from typing import Annotated
 
 import typer
 
-PARTS_HELP = "matmul, init, forward, backward, classes or ce"
+from mnist_scratch.commands.common import choices
+
+# the lesson's parts, in its order (mnist_scratch.grader.solutions.PARTS, kept torch-free here for --help)
+Part = choices("Part", ("matmul", "init", "forward", "backward", "classes", "ce"))
+Format = choices("Format", ("py", "ipynb"))
 
 
 def exercise(
-    path: Annotated[Path | None, typer.Argument(help="File to write. [default: lesson.py or lesson.ipynb]",
-                                                show_default=False)] = None,
-    format_: Annotated[str | None, typer.Option("--format", help="py (`# %%` cells) or ipynb (a notebook). "
-                                                "[default: from PATH's suffix, else py]", show_default=False)] = None,
-    part: Annotated[str | None, typer.Option(help=f"Write one part only: {PARTS_HELP}.")] = None,
+    path: Annotated[Path | None, typer.Argument(help="File to write.", show_default="lesson.py or lesson.ipynb")
+                    ] = None,
+    format_: Annotated[Format | None, typer.Option("--format", help="py (`# %%` cells) or ipynb (a notebook).",
+                                                   show_default="from PATH's suffix, else py")] = None,
+    part: Annotated[Part | None, typer.Option(help="Write one part only.", show_default=False)] = None,
     solutions: Annotated[bool, typer.Option("--solutions", help="Fill in the reference answers (for teachers).")]
     = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
@@ -28,14 +32,12 @@ def exercise(
     from mnist_scratch.atomic import atomic_write
     from mnist_scratch.errors import MnistScratchError, UsageError
     from mnist_scratch.grader import PARTS, rules_of
-    from mnist_scratch.grader.exercise import FORMATS, render
+    from mnist_scratch.grader.exercise import render
     from mnist_scratch.report import check as report
 
-    if format_ is not None and format_ not in FORMATS:
-        raise UsageError(f"--format must be py or ipynb, got {format_!r}")
-    if part is not None and part not in PARTS:
-        raise UsageError(f"--part must be one of {PARTS_HELP}, got {part!r}")
-    fmt = format_ or ("ipynb" if path is not None and path.suffix == ".ipynb" else "py")
+    part = part.value if part is not None else None
+    fmt = format_.value if format_ is not None else None
+    fmt = fmt or ("ipynb" if path is not None and path.suffix == ".ipynb" else "py")
     path = path or Path(f"lesson.{fmt}")
     if path.suffix != f".{fmt}":
         raise UsageError(f"{path} does not end in .{fmt}; name the file *.{fmt} or pass --format "

@@ -72,14 +72,13 @@ def html(res: CheckResult) -> str:
     return con.export_html(inline_styles=True, code_format="<pre style=\"font-family:monospace\">{code}</pre>")
 
 
-def render(res: CheckResult) -> None:
-    """Print the report on stdout."""
-    stdout().print(renderable(res))
-
-
-def render_json(res: CheckResult) -> None:
-    """One JSON object: {"ok", "rules": [{"name", "status", "max_rel", "hint"}...]} plus source and errors."""
-    print_json(res.to_dict())
+def render(res: CheckResult, *, as_json: bool = False) -> None:
+    """The report on stdout, or one JSON object: {"ok", "rules": [{"name", "status", "max_rel", "hint"}...]} plus the
+    source and any load error."""
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        stdout().print(renderable(res))
 
 
 def exercise_written(path, blanks: int, part: "str | None", solutions: bool) -> None:
@@ -96,8 +95,13 @@ def rules_accepted(res: CheckResult, style: str) -> None:
     stdout().print(f"[green]your rules pass[/] ({names}); training with your {style} from {esc(res.source)}")
 
 
-def render_mutants(rep: MutantsReport) -> None:
+def render_mutants(rep: MutantsReport, *, as_json: bool = False) -> None:
     """The reference solutions' verdict and one row per broken solution: caught, and with which diagnosis."""
+    if as_json:
+        print_json({"ok": rep.ok, "reference": rep.reference.to_dict(), "mutants": [
+            {"name": r.mutant.name, "rule": r.mutant.rule, "mistake": r.mutant.mistake, "expected": r.mutant.expect,
+             "status": r.status, "key": r.key, "caught": r.caught, "hint": r.hint} for r in rep.results]})
+        return
     con = stdout()
     ref = rep.reference
     con.print(Text(f"reference solutions: {sum(r.ok for r in ref.rules)} of {len(ref.rules)} rules pass",
@@ -114,9 +118,3 @@ def render_mutants(rep: MutantsReport) -> None:
     line = f"{caught} of {len(rep.results)} mistakes caught with the right diagnosis (took {rep.seconds:.1f} s)"
     con.print(Text(("PASS: " if rep.ok else "FAIL: ") + line, style="green" if rep.ok else "bold red"))
 
-
-def render_mutants_json(rep: MutantsReport) -> None:
-    """One JSON object: ok, the reference check and every mutant's verdict."""
-    print_json({"ok": rep.ok, "reference": rep.reference.to_dict(), "mutants": [
-        {"name": r.mutant.name, "rule": r.mutant.rule, "mistake": r.mutant.mistake, "expected": r.mutant.expect,
-         "status": r.status, "key": r.key, "caught": r.caught, "hint": r.hint} for r in rep.results]})

@@ -133,3 +133,9 @@ def test_command_modules_do_not_import_torch():
     code = "import sys, mnist_scratch.commands.check, mnist_scratch.commands.exercise; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_commands_part_choices_are_the_lessons_parts():
+    from mnist_scratch.commands.exercise import Part
+
+    assert tuple(p.value for p in Part) == PARTS
