@@ -60,7 +60,7 @@ def choose(path: Path, loss: str, *, seconds: float) -> LearnerRules:
             return LearnerRules(ns, style, loss, res)
         tried.append(res)
     missing = [r.name for r in tried[-1].rules if r.status in UNDONE]
-    hint = " (or train the lesson's model: --loss mse --lr 0.01)" if loss == "ce" else ""
+    hint = " (or train the lesson's MSE model: --config lesson)" if loss == "ce" else ""
     raise UsageError(f"{path} does not define rules to train with: fill in {', '.join(missing)} "
                      f"(or the classes {', '.join(CLASSES + LOSS_RULES[loss]['classes'])}){hint}")
 

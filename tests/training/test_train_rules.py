@@ -121,7 +121,7 @@ def test_ce_without_its_rules_is_a_usage_error(tmp_path):
     p = tmp_path / "lesson_only.py"
     p.write_text(render("py", ("forward", "backward"), solutions=True))
     res = train(*FAST, "--rules", str(p))
-    assert res.exit_code == 2 and "cross_entropy_grad" in res.stderr and "--loss mse" in res.stderr
+    assert res.exit_code == 2 and "cross_entropy_grad" in res.stderr and "--config lesson" in res.stderr
     assert epochs(train(*FAST, "--loss", "mse", "--lr", "0.01", "--rules", str(p), "--out", str(tmp_path / "r")))
 
 
