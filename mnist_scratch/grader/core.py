@@ -101,8 +101,10 @@ class Ctx:
         value = self.call(fn, *args)
         for k, t in watch.items():
             if t.shape != before[k].shape or not torch.equal(t, before[k]):
-                raise Failed("wrong", f"{k} is modified in place: other rules (and the update) read it after this "
-                                      "one, so compute into a new tensor instead", "inplace")
+                why = ("it is the gradient of another tensor and must stay right for whoever reads it next" if
+                       k.endswith(".g") else "it is the caller's tensor, and the backward pass reads it again")
+                raise Failed("wrong", f"{k} is modified in place: {why}; compute into a new tensor instead",
+                             "inplace")
         return value
 
     def expect(self, label: str, got, want: Tensor, *, bs: int, role: str = "", returned: object = None,

@@ -77,6 +77,13 @@ CATALOGUE = (
     Mutant("Mse_bwd_no_bs", "Mse", "missing 1/bs in the class's bwd", "missing_bs",
            "class Mse(Module):\n    def forward(self, inp, targ):\n        return (inp[:, 0] - targ).pow(2).mean()\n\n"
            "    def bwd(self, out, inp, targ):\n        inp.g = 2.0 * (inp[:, 0] - targ)[:, None]\n"),
+    Mutant("Model_backward_skips_relu", "Model", "relu layer skipped in Model.backward", "first_wrong:l1",
+           "class Model:\n    def __init__(self, w1, b1, w2, b2):\n"
+           "        self.layers = [Lin(w1, b1), Relu(), Lin(w2, b2)]\n        self.loss = Mse()\n\n"
+           "    def __call__(self, x, targ):\n        for l in self.layers:\n            x = l(x)\n"
+           "        return self.loss(x, targ)\n\n    def backward(self):\n        self.loss.backward()\n"
+           "        self.layers[2].backward()\n        self.layers[0].out.g = self.layers[1].out.g\n"
+           "        self.layers[0].backward()\n"),
     Mutant("forward_and_backward_skips_relu", "forward_and_backward", "relu_grad skipped in the chain",
            "first_wrong:l1",
            "def forward_and_backward(inp, targ):\n    l1 = lin(inp, w1, b1)\n    l2 = relu(l1)\n"

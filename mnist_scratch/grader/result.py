@@ -44,7 +44,11 @@ class CheckResult:
         return not self.error and bool(self.rules) and all(r.ok for r in self.rules)
 
     def __getitem__(self, name: str) -> RuleResult:
-        return next(r for r in self.rules if r.name == name)
+        """The row of rule `name` (KeyError when it was not graded)."""
+        for r in self.rules:
+            if r.name == name:
+                return r
+        raise KeyError(name)
 
     def to_dict(self) -> dict:
         """{"ok", "rules": [...]} plus the source and any load error or notes."""
