@@ -17,6 +17,7 @@ from mnist_scratch.grader.sandbox import learner_frames, run
 MAX_BYTES = 5_000_000  # a lesson file is a few kB; anything this big is not one
 CELL_MARK = re.compile(r"^# ?%%")  # VS Code / jupytext cell markers
 KEEP_BODY_MAGICS = ("%%time", "%%timeit", "%%capture")  # cell magics whose body is still Python
+LESSON_MODULE = "__lesson__"  # __name__ of a loaded file: its `if __name__ == "__main__"` blocks do not run
 
 
 @dataclass
@@ -114,7 +115,7 @@ def load_cells(cells: list[tuple[str, str, int]], path: str, *, seconds: float) 
             code = f": {e.text.strip()}" if e.text and e.text.strip() else ""
             return Loaded({}, frozenset(), syntax_error=f"syntax error at {where}: {e.msg}{code}")
     names = frozenset(f for f, _ in compiled)
-    ns = {"__name__": "__lesson__", "__file__": path, "__builtins__": builtins}
+    ns = {"__name__": LESSON_MODULE, "__file__": path, "__builtins__": builtins}
     loaded, out = Loaded(ns, names), io.StringIO()
     for filename, code in compiled:
         ran = run(exec, code, ns, seconds=seconds, is_theirs=learner_frames(names), stdout=out)

@@ -139,3 +139,17 @@ def test_the_commands_part_choices_are_the_lessons_parts():
     from mnist_scratch.commands.exercise import Part
 
     assert tuple(p.value for p in Part) == PARTS
+
+
+def test_a_check_cell_in_a_file_being_checked_does_not_grade_twice(tmp_path):
+    from mnist_scratch.grader.exercise import render
+
+    p = tmp_path / "mine.py"
+    p.write_text(render("py", ("forward",), solutions=True)
+                 + "\n# %%\nfrom mnist_scratch import check\ninner = check()\nprint(inner.source)\n")
+    from mnist_scratch.grader.load import load_file
+
+    loaded = load_file(p, seconds=10)
+    assert not loaded.notes and loaded.namespace["inner"].rules == []  # skipped, not a second grading
+    assert loaded.namespace["inner"].source.startswith("skipped")
+    assert check_file(p, part="forward").ok
