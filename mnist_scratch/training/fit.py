@@ -9,6 +9,7 @@ import torch
 
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
+from mnist_scratch.training import sentinel
 
 SYNC_EVERY = 50  # off the CPU, read the batch losses back every this many steps: a sync per step would stall
 
@@ -131,6 +132,19 @@ class Stepper:
         return values
 
 
+def _where(keeper: sentinel.Keeper, engine, data, cfg: TrainConfig, upto: tuple[int, int]) -> str:
+    """The sentinel's clause: the first op that went non-finite, found by replaying from the last kept state."""
+    n, nb, orders = len(data.x_train), math.ceil(len(data.x_train) / cfg.bs), {}
+
+    def batch(e: int, k: int):  # batch k of epoch e exactly as fit drew it, and its lr
+        if e not in orders:
+            orders[e] = epoch_order(cfg.seed, e, n, data.x_train.device).split(cfg.bs)
+        idx = orders[e][k]
+        return data.x_train[idx], data.y_train[idx], lr_at(cfg, (e * nb + k) / (cfg.epochs * nb))
+
+    return sentinel.describe(sentinel.locate(keeper, type(engine), cfg, batch, nb, upto))
+
+
 def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoch: int = 0) -> FitResult:
     """Train engine on data.x_train for epochs start_epoch..cfg.epochs-1; evaluate on valid after each."""
     hooks = hooks or Hooks()
@@ -140,19 +154,21 @@ def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoc
     total = cfg.epochs * nb
     res = FitResult()
     step = Stepper(engine, x, y, cfg.bs, sync_every(x.device))
+    keeper = sentinel.Keeper(engine)  # the state the NaN sentinel replays from
     for epoch in hooks.epochs(range(start_epoch, cfg.epochs)):
         t0 = time.perf_counter()
         batches = epoch_order(cfg.seed, epoch, n, x.device).split(cfg.bs)
         loss_sum, lr = 0.0, cfg.lr
         for i in hooks.batches(range(nb)):
             lr = lr_at(cfg, (epoch * nb + i) / total)
+            keeper.maybe_keep(epoch, i)
             values = step(batches[i], lr, flush=i == nb - 1)
             for j, value in enumerate(values, i + 1 - len(values)):
                 if not math.isfinite(value):
                     raise TrainingError(
                         f"loss became {value} at epoch {epoch + 1}, batch {j + 1} (step {epoch * nb + j + 1}) "
                         f"with lr {lr_at(cfg, (epoch * nb + j) / total):.4g}: "
-                        "the learning rate is likely too high, try a smaller --lr"
+                        + _where(keeper, engine, data, cfg, (epoch, j))
                     )
                 loss_sum += value * len(batches[j])
                 hooks.batch_end(j, value)
@@ -162,7 +178,8 @@ def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoc
         state = engine.state()
         bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
         if bad:
-            raise TrainingError(f"non-finite values in {', '.join(bad)} after epoch {epoch + 1}; try a smaller --lr")
+            raise TrainingError(f"non-finite values in {', '.join(bad)} after epoch {epoch + 1}: "
+                                + _where(keeper, engine, data, cfg, (epoch, nb - 1)))
         valid_loss, valid_acc = evaluate(engine, data.x_valid, data.y_valid, cfg.loss)
         stats = EpochStats(epoch + 1, loss_sum / n, valid_loss, valid_acc, time.perf_counter() - t0, lr)
         res.epochs.append(stats)
