@@ -8,7 +8,19 @@ import typer
 import typer.core
 
 from mnist_scratch import __version__
-from mnist_scratch.commands import bench, check, download, evaluate, exercise, gradcheck, init, matmul, show, train
+from mnist_scratch.commands import (
+    bench,
+    check,
+    download,
+    evaluate,
+    exercise,
+    gradcheck,
+    init,
+    lr_find,
+    matmul,
+    show,
+    train,
+)
 from mnist_scratch.errors import MnistScratchError
 
 
@@ -92,7 +104,7 @@ def root(
 for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradcheck), ("train", train.train),
                  ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
                  ("show", show.show), ("bench", bench.bench),
-                 ("exercise", exercise.exercise), ("check", check.check)):
+                 ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find)):
     app.command(name, cls=Command)(fn)
 
 
