@@ -39,3 +39,9 @@ class TrainingError(MnistScratchError):
 
 class CheckpointError(MnistScratchError):
     """A checkpoint is missing, corrupted, foreign or does not fit the model."""
+
+
+class TargetMissed(MnistScratchError):
+    """`train --target-acc`: the run finished but its best valid accuracy is below the target (exit 3)."""
+
+    exit_code = 3

@@ -48,6 +48,9 @@ def train(
     rules: Annotated[Path | None, typer.Option(help="Train with YOUR forward and backward rules from this .py/.ipynb "
                                                "(its Lin/Relu/Mse classes, else its functions); runs its code as you; "
                                                "checked first.", show_default=False)] = None,
+    target_acc: Annotated[float | None, typer.Option(
+        help="A gate for CI and courses: exit 3 after the table when the best valid accuracy stays below this "
+        "fraction (0.975 = 97.5 %).", show_default=False)] = None,
 ):
     """Train linear → ReLU → linear with SGD on the hand-written backward pass; print a loss table per epoch.
 
@@ -62,7 +65,7 @@ def train(
     from mnist_scratch.data import load_dataset
     from mnist_scratch.errors import UsageError
     from mnist_scratch.report import train as report
-    from mnist_scratch.training import runs
+    from mnist_scratch.training import runs, target
     from mnist_scratch.training.fit import Hooks
 
     if config == "list":
@@ -72,6 +75,8 @@ def train(
     typed = given(ctx, flags)
     if rules is not None and (resume is not None or "engine" in typed):
         raise UsageError("--rules trains with your rules from scratch: drop --engine and --resume")
+    if target_acc is not None:
+        target.check_target(target_acc)
     p = runs.plan(config, typed, out=out, resume=resume)
     if plot is not None:
         from mnist_scratch.report.plots import check_available
@@ -84,13 +89,15 @@ def train(
         p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, engine="reference"))
     data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
     run = runs.train_run(p, data, Hooks() if as_json else report.TableHooks(progress=not no_progress), factory)
-    report.render(run, as_json=as_json)
+    gate = None if target_acc is None else target.gate(run.history, target_acc)
+    report.render(run, as_json=as_json, gate=gate)
     if plot is not None and run.history:  # an interrupted run with no finished epoch has nothing to draw
         from mnist_scratch.report.plots import plot_history
 
         plot_history(run.history, plot)
     if run.interrupted:
         raise typer.Exit(130)
+    target.enforce(gate)
 
 
 def _learner_engine(rules: Path, cfg, as_json: bool):

@@ -66,12 +66,16 @@ class TableHooks(Hooks):
         self.console.print(t)
 
 
-def render(run, *, as_json: bool = False) -> None:
-    """A finished (or stopped) run: the summary lines, or the run as one JSON object."""
+def render(run, *, as_json: bool = False, gate=None) -> None:
+    """A finished (or stopped) run: the summary lines, or the run as one JSON object; gate: --target-acc's verdict."""
     if as_json:
-        train_json(run.cfg.to_dict(), run.epochs, run.checkpoint, run.interrupted)
+        train_json(run.cfg.to_dict(), run.epochs, run.checkpoint, run.interrupted, gate)
     else:
         summary(run.epochs, run.out, run.seconds, run.interrupted, run.device)
+        if gate is not None:
+            verdict = "[green]met[/]" if gate.met else "[red]missed[/] (exit 3)"
+            best = "no finished epoch" if gate.best is None else f"best {100 * gate.best:.2f} %"
+            stdout().print(f"target {100 * gate.target:.2f} % valid accuracy: {verdict}, {best}")
 
 
 def render_configs() -> None:
@@ -96,8 +100,8 @@ def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bo
     c.print(f"results in {esc(out)} (config.json, metrics.jsonl, model.safetensors)")
 
 
-def train_json(cfg: dict, epochs: list[EpochStats], ckpt: "Path | None", interrupted: bool) -> None:
-    """The run as one JSON object on stdout."""
+def train_json(cfg: dict, epochs: list[EpochStats], ckpt: "Path | None", interrupted: bool, gate=None) -> None:
+    """The run as one JSON object on stdout; target_acc and target_met are null without --target-acc."""
     print_json({
         "config": cfg,
         "epochs": [{"epoch": s.epoch, "train_loss": s.train_loss, "valid_loss": s.valid_loss,
@@ -105,4 +109,6 @@ def train_json(cfg: dict, epochs: list[EpochStats], ckpt: "Path | None", interru
         "best_valid_acc": max((s.valid_acc for s in epochs), default=None),
         "checkpoint": None if ckpt is None else str(ckpt),
         "interrupted": interrupted,
+        "target_acc": None if gate is None else gate.target,
+        "target_met": None if gate is None else gate.met,
     })
