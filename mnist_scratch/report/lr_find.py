@@ -42,10 +42,10 @@ def render(r: LrFind, *, as_json: bool = False, plot: "Path | None" = None) -> N
         c.print(f"lr range test on nh {','.join(map(str, cfg.nh))} {cfg.loss}, bs {cfg.bs}, momentum {cfg.momentum:g}, "
                 f"weight decay {cfg.weight_decay:g}: {len(r.lrs)} steps from lr {r.lrs[0]:.2g}; {esc(r.stopped)}")
     t = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
-    for name in ("lr", "smoothed loss", "batch loss"):
+    for name in ("lr", "smoothed loss"):  # each smoothed point at the lr it averages (see LrFind.centres)
         t.add_column(name, justify="right")
     for k in _half_decades(r):
-        t.add_row(f"{r.centres[k]:.2g}", f"{r.smoothed[k]:.4f}", f"{r.losses[k]:.4f}")
+        t.add_row(f"{r.centres[k]:.2g}", f"{r.smoothed[k]:.4f}")
     c.print(t)
     c.print(f"suggested lr [bold]{r.suggested_lr:.2g}[/] ({r.rule}: {WHY[r.rule]})")
     for name, lr in r.suggestions.items():
