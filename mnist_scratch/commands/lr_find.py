@@ -34,7 +34,7 @@ def lr_find(
     plot: Annotated[Path | None, typer.Option("--plot", "--png", help="Write the loss-vs-lr curve to this PNG.",
                                               show_default=False)] = None,
     data_dir: DataDir = None,
-    json_: Json = False,
+    as_json: Json = False,
 ):
     """Train a copy of the model with lr growing from 1e-6 until the loss blows up; suggest an lr for `train`.
 
@@ -60,4 +60,4 @@ def lr_find(
     r = sweep(cfg, data.x_train, data.y_train, start_lr=start_lr, end_lr=end_lr, steps=steps, rule=rule.value)
     if plot is not None:
         report.plot_curve(r, plot)
-    report.render(r, as_json=json_, plot=plot)
+    report.render(r, as_json=as_json, plot=plot)
