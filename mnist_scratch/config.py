@@ -25,6 +25,7 @@ SCHEDULES = ("constant", "onecycle", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
 SPLITS = ("train", "valid", "test")
 ENGINES = ("manual", "reference", "autograd")  # the `name` of each engine class in training/engines.py
+LR_RULES = ("valley", "steepest")  # the suggestion rules of training/lr_find.py, the first its default
 MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not a model
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one

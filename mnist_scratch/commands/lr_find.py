@@ -6,11 +6,10 @@ from typing import Annotated
 import typer
 
 from mnist_scratch.commands.common import DataDir, Json, choices, complete_config, config_default, config_option, given
-from mnist_scratch.config import LOSSES
-from mnist_scratch.training.lr_find import RULES
+from mnist_scratch.config import LOSSES, LR_RULES
 
 Loss = choices("Loss", LOSSES)
-Rule = choices("Rule", RULES)
+Rule = choices("Rule", LR_RULES)
 
 
 def lr_find(

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from mnist_scratch.config import TrainConfig
+from mnist_scratch.config import LR_RULES, TrainConfig
 from mnist_scratch.errors import UsageError
 from mnist_scratch.lesson.nn import Model
 from mnist_scratch.training.fit import epoch_order
 from mnist_scratch.training.fused import FusedEngine
 
-RULES = ("valley", "steepest")
+RULES = LR_RULES
 BETA = 0.9  # the loss's moving average spans ~10 steps: the lr grows ~2x over them at the default 200 steps
 BLOWUP = 4.0  # stop once the smoothed loss is this many times its lowest value
 SKIP = 0.1  # the steepest rule ignores the first tenth of the curve: the average is still settling there

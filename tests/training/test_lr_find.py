@@ -131,3 +131,9 @@ def test_the_suggestion_trains_the_default_model_to_97_percent_in_3_epochs(mnist
     res = fit(ENGINES[run.engine](model, run), mnist, run)
     best = max(s.valid_acc for s in res.epochs)
     assert best >= 0.97, (r.suggested_lr, [s.valid_acc for s in res.epochs])
+
+
+def test_help_lists_the_rules_and_the_defaults():
+    r = CliRunner().invoke(app, ["lr-find", "--help"], env={"COLUMNS": "240", "NO_COLOR": "1", "TERM": "dumb"})
+    assert r.exit_code == 0 and "<valley|steepest>" in r.stdout and "[default: valley]" in r.stdout
+    assert "[default: 1e-06]" in r.stdout and "--png" in r.stdout
