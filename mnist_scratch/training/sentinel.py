@@ -161,8 +161,8 @@ def locate(keeper: Keeper, engine_cls, cfg: TrainConfig, batch: Batch, nb: int, 
 def describe(finding: "Finding | None") -> str:
     """The clause the error line carries, and what to try."""
     if finding is None:
-        return "the replay through the reference rules stayed finite; the learning rate is likely too high, " \
-               "try a smaller --lr"
+        return "the replay through the reference rules stayed finite (the engine's own ops broke it, or rounded " \
+               "differently); try a smaller --lr or --engine reference"
     if finding.phase == "input":
         return finding.text()
     return f"{finding.text()}; the learning rate is likely too high, try a smaller --lr"
