@@ -70,6 +70,9 @@ def lr_find(model: Model, x: Tensor, y: Tensor, cfg: TrainConfig, *, start_lr: f
     nb = math.ceil(len(x) / cfg.bs)
     if steps < 5:
         raise UsageError(f"--steps must be at least 5, got {steps}")
+    if nb < 5:
+        raise UsageError(f"the train split holds {nb} batches of {cfg.bs}; lr-find needs at least 5: "
+                         "use a smaller --bs")
     steps = min(steps, nb)  # never more than one epoch
     engine = FusedEngine(model, cfg)  # its own copy of the weights: the model is not touched
     batches = epoch_order(cfg.seed, 0, len(x), x.device).split(cfg.bs)

@@ -83,6 +83,8 @@ def test_bad_arguments_are_usage_errors():
     for kw in ({"start_lr": 0}, {"start_lr": 1.0, "end_lr": 0.1}, {"steps": 2}, {"rule": "magic"}):
         with pytest.raises(mnist_scratch.errors.UsageError):
             lf.sweep(CFG, data.x_train, data.y_train, **kw)
+    with pytest.raises(mnist_scratch.errors.UsageError, match="needs at least 5"):
+        lf.sweep(dataclasses.replace(CFG, bs=200), data.x_train, data.y_train)  # 4 batches
 
 
 @pytest.fixture
