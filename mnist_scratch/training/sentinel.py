@@ -138,7 +138,10 @@ def locate(keeper: Keeper, engine_cls, cfg: TrainConfig, batch: Batch, nb: int, 
     upto: (epoch, batch index) of the step where the failure was seen; the first bad step is at or before it.
     """
     from mnist_scratch.lesson.nn import make_model
+    from mnist_scratch.training.engines import ENGINES, ReferenceEngine
 
+    if engine_cls not in ENGINES.values():  # built by a factory (train --rules): the reference rules are its math
+        engine_cls = ReferenceEngine
     kept = keeper.start(upto)
     if kept is None:
         return None

@@ -85,6 +85,20 @@ def test_a_diverging_run_names_the_first_bad_op_at_or_before_the_failing_step(en
     assert int(named.group(4)) <= failed and "try a smaller --lr" in msg and "\n" not in msg
 
 
+def test_an_engine_built_by_a_factory_is_replayed_by_the_reference_rules():
+    class Wrapped:  # like train --rules' engine: more than (model, cfg) to build, so the replay cannot rebuild it
+        def __init__(self, model, cfg, extra):
+            self.inner = ENGINES["reference"](model, cfg)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    cfg = dataclasses.replace(CFG, lr=50.0, lr_schedule="constant")
+    model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed))
+    with pytest.raises(TrainingError, match=r"(pass|SGD update) at step \d+; the largest"):
+        fit(Wrapped(model, cfg, object()), small_data(n_train=3000), cfg)
+
+
 def test_nan_in_the_inputs_is_named_at_the_step_of_its_batch():
     data = small_data(n_train=1500)
     row = 700
