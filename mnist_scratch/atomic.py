@@ -1,18 +1,59 @@
-"""Atomic file writes: a temp file beside the target, flushed to disk, then renamed over it."""
+"""The one rule for the files the tool touches: what it may replace, read or sweep, and atomic writes.
+
+A path is written only when it is absent or a regular file (never a symlink, FIFO, device or folder, which are
+left alone); a file the tool reads is opened without blocking and used only when it is a regular file; a sweep
+removes only regular files named like atomic_write's own temp files, directly inside a folder the tool owns.
+"""
 
 import os
+import re
+import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from mnist_scratch.errors import PathError
+
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_TEMP_RANDOM = "[a-z0-9_]{8}"  # tempfile.mkstemp's random part
+
+
+def shown(path: "Path | str") -> str:
+    """path for a message: bytes that are not valid UTF-8 as \\x.. escapes, so any terminal can print it."""
+    return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def kind(mode: int) -> "str | None":
+    """What a non-regular file is ('a FIFO (named pipe)', ...); None for a regular file."""
+    return next((name for test, name in _KINDS if test(mode)), None) if not stat.S_ISREG(mode) else None
+
+
+def check_target(path: Path) -> None:
+    """PathError unless path may be (re)written: absent, or a regular file that is not a symlink."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:  # a name too long, a parent that is a file or a symlink loop
+        raise PathError(f"cannot use {shown(path)}: {e.strerror}") from None
+    what = kind(st.st_mode)
+    if what is not None:
+        raise PathError(f"{shown(path)} is {what}, not a regular file; it was left as it is (give a file name)")
 
 
 def temp_glob(name: str = "*") -> str:
-    """The glob matching atomic_write's temp files for file `name` (to sweep those a killed process left)."""
+    """The glob matching atomic_write's temp files for file `name`."""
     return f".{name}.*.tmp"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temp file in path's folder, fsync it, then move it onto path; no temp file is left."""
+    """Call write(tmp) on a temp file in path's folder, fsync it, then move it onto path; no temp file is left.
+
+    PathError (and nothing written) when path is anything but absent or a regular file: see check_target.
+    """
+    path = Path(path)
+    check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -20,6 +61,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(Path(tmp))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        check_target(path)  # again: something may have appeared there while writing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -29,3 +71,55 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """atomic_write of a bytes object."""
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def sweep(folder: Path, names: "Iterable[str] | None" = None, extra: "str | None" = None) -> list[Path]:
+    """Remove temp files a killed write left directly in folder: regular files named like atomic_write's temp files
+    (for these file names, or any), or matching the regex `extra`; a folder that is a symlink is not entered."""
+    pats = [rf"\.{re.escape(n)}\.{_TEMP_RANDOM}\.tmp" for n in names] if names is not None \
+        else [rf"\..+\.{_TEMP_RANDOM}\.tmp"]
+    rx = re.compile("|".join(pats + ([extra] if extra else [])))
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return []
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    gone = []
+    for e in entries:
+        if rx.fullmatch(e.name) and e.is_file(follow_symlinks=False):
+            try:
+                os.unlink(e.path)
+                gone.append(Path(e.path))
+            except OSError:
+                pass
+    return gone
+
+
+def open_regular(path: Path, *, follow: bool = True):
+    """path opened for reading ('rb') without ever blocking: PathError unless it is a regular file.
+
+    follow=False (files inside a folder the tool owns): a symlink is refused, not followed out of the folder.
+    """
+    st = os.stat(path, follow_symlinks=follow)  # refused before opening: opening a device can have effects
+    if stat.S_ISLNK(st.st_mode):
+        raise PathError(f"{shown(path)} is a symbolic link; the tool does not follow links in its own folders")
+    if kind(st.st_mode) is not None:
+        raise PathError(f"{shown(path)} is {kind(st.st_mode)}, not a regular file")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags)
+    try:
+        what = kind(os.fstat(fd).st_mode)
+        if what is not None:
+            raise PathError(f"{shown(path)} is {what}, not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(path: Path, cap: int, *, follow: bool = True) -> bytes:
+    """At most cap + 1 bytes of a regular file (so the caller can tell 'more than cap'); see open_regular."""
+    with open_regular(path, follow=follow) as f:
+        return f.read(cap + 1)

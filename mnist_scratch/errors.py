@@ -17,6 +17,10 @@ class ConfigError(UsageError):
     """A config file or key that cannot be used."""
 
 
+class PathError(UsageError):
+    """A path the tool cannot use as given: a FIFO, device, folder or symlink where a file belongs, a foreign file."""
+
+
 class DataError(MnistScratchError):
     """The dataset cannot be obtained or is not what it claims to be."""
 

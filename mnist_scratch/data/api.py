@@ -1,5 +1,6 @@
 """load_dataset / prepare_dataset: from the cache when intact, else fetch, verify, cache, normalize."""
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -65,7 +66,7 @@ def prepare_dataset(data_dir: Path | None = None, *, device="cpu", download: boo
     why = "forced"
     if not force:
         stored, why = slot.load(pins)
-        if stored is not None and (not verify_raw or _raw_intact(cache, stored)):
+        if stored is not None and (not verify_raw or _raw_intact(cache, stored, pins)):
             return _result(cache, stored, pins, device, cached=True)
     if not download:
         raise DataError(f"no intact dataset in {cache.root} ({why}); run `mnist-scratch download` first")
@@ -74,7 +75,7 @@ def prepare_dataset(data_dir: Path | None = None, *, device="cpu", download: boo
     with cache.locked():
         if not force:  # another process may have finished while this one waited for the lock
             stored, _ = slot.load(pins)
-            if stored is not None and (not verify_raw or _raw_intact(cache, stored)):
+            if stored is not None and (not verify_raw or _raw_intact(cache, stored, pins)):
                 return _result(cache, stored, pins, device, cached=True)
         fetcher = Fetcher(cache.raw, pins, net, progress)
         with disk_errors(cache.root):
@@ -110,11 +111,15 @@ def _store(slot: Slot, fetched, pins: Pins) -> Stored:
     return slot.save(tensors, manifest)
 
 
-def _raw_intact(cache: Cache, stored: Stored) -> bool:
+def _raw_intact(cache: Cache, stored: Stored, pins: Pins) -> bool:
     """Every raw file the manifest lists is either absent or still hashes to its digest."""
-    for f in stored.manifest.get("raw", []):
-        path = cache.raw / f["name"]
-        if path.exists() and not matches(path, f["digest"]):
+    raw = stored.manifest.get("raw", [])
+    for f in raw if isinstance(raw, list) else []:
+        name, digest = (f.get("name"), f.get("digest")) if isinstance(f, dict) else (None, None)
+        if not (isinstance(name, str) and isinstance(digest, str) and Path(name).name == name not in ("", "..")):
+            return False  # a manifest naming a path outside raw/ (or no name) is not one this tool wrote
+        path = cache.raw / name
+        if os.path.lexists(path) and not matches(path, digest, pins.size_cap(name)):
             return False
     return True
 

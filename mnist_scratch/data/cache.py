@@ -5,21 +5,23 @@ import json
 import mmap
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import save as st_save
 
-from mnist_scratch.atomic import atomic_write_bytes, temp_glob
+from mnist_scratch.atomic import atomic_write_bytes, check_target, open_regular, read_bounded, sweep
 from mnist_scratch.data.diskio import disk_errors, read_safetensors
 from mnist_scratch.data.pins import Pins
-from mnist_scratch.errors import DataError
+from mnist_scratch.errors import DataError, PathError
 
 ENV = "MNIST_SCRATCH_DATA"
 FORMAT = 1
 LOCK_TIMEOUT = 900.0
+MANIFEST_CAP = 1 << 20  # a manifest is a few hundred bytes
+MAX_CUSTOM = 1000  # custom dataset folders swept at most
 
 
 def cache_root(data_dir: Path | str | None = None) -> Path:
@@ -55,11 +57,16 @@ class Slot:
     def load(self, pins: Pins) -> tuple[Stored | None, str]:
         """The stored split when present and intact, else (None, why not)."""
         try:
-            manifest = json.loads(self.manifest.read_text())
-            with open(self.processed, "rb") as f:  # mapped, not copied: hashed and read from the same bytes
+            text = read_bounded(self.manifest, MANIFEST_CAP, follow=False)
+            if len(text) > MANIFEST_CAP:
+                return None, f"{self.manifest.name} is larger than {MANIFEST_CAP:,} bytes"
+            manifest = json.loads(text)
+            with open_regular(self.processed, follow=False) as f:  # mapped, not copied: hashed and read as one
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         except FileNotFoundError:
             return None, "not cached"
+        except PathError as e:  # a FIFO, device or link in the cache: never opened, never followed
+            return None, f"unreadable cache ({e})"
         except (OSError, ValueError, RecursionError) as e:  # RecursionError: a manifest nested absurdly deep
             return None, f"unreadable cache ({type(e).__name__})"
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -109,6 +116,7 @@ class Cache:
 
         with disk_errors(self.root):
             self.raw.mkdir(parents=True, exist_ok=True)
+            check_target(self.root / ".lock")  # a link there would have the lock truncate the file it names
             lock = FileLock(self.root / ".lock", timeout=LOCK_TIMEOUT)
             try:
                 lock.acquire()
@@ -121,11 +129,14 @@ class Cache:
             lock.release()
 
     def _sweep(self) -> None:
-        """Remove temp files of interrupted writes (only ever done while holding the lock)."""
-        for pattern in ("raw/tmp*", f"raw/{temp_glob()}", f"mnist/{temp_glob()}", f"custom/*/{temp_glob()}"):
-            for p in self.root.glob(pattern):
-                with suppress(OSError):
-                    p.unlink()
+        """Remove temp files of interrupted writes (only ever done while holding the lock): atomic_write's, and
+        pooch's `tmpXXXXXXXX` in raw/ (what versions that downloaded through pooch left)."""
+        sweep(self.raw, extra=r"tmp[a-z0-9_]{8}")
+        sweep(self.root / "mnist")
+        custom = self.root / "custom"
+        if custom.is_dir() and not custom.is_symlink():
+            for key in sorted(os.listdir(custom))[:MAX_CUSTOM]:
+                sweep(custom / key)
 
 
 def _pages_dropper(mm: mmap.mmap) -> Callable[[torch.Tensor], None]:

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from mnist_scratch.atomic import open_regular
 from mnist_scratch.errors import FormatError
 
 # idx type code -> big-endian numpy dtype
@@ -74,7 +75,7 @@ def gunzip(src: BinaryIO | bytes, cap: int, name: str = "gzip") -> bytes:
 def read_capped(path: Path, cap: int) -> bytes:
     """Read a file (gunzip it when it ends in .gz), refusing more than cap bytes."""
     name = path.name
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO or device is refused, never waited on
         if path.suffix == ".gz":
             return gunzip(f, cap, name)
         data = f.read(cap + 1)

