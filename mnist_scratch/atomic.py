@@ -39,7 +39,7 @@ def check_target(path: Path) -> None:
         raise PathError(f"cannot use {shown(path)}: {e.strerror}") from None
     what = kind(st.st_mode)
     if what is not None:
-        raise PathError(f"{shown(path)} is {what}, not a regular file; it was left as it is (give a file name)")
+        raise PathError(f"{shown(path)} is {what}, not a regular file; it was left alone")
 
 
 def temp_glob(name: str = "*") -> str:
@@ -123,3 +123,20 @@ def read_bounded(path: Path, cap: int, *, follow: bool = True) -> bytes:
     """At most cap + 1 bytes of a regular file (so the caller can tell 'more than cap'); see open_regular."""
     with open_regular(path, follow=follow) as f:
         return f.read(cap + 1)
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append text to path (created if absent), never through a symlink and never to a FIFO, device or folder."""
+    check_target(path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o644)
+    try:
+        what = kind(os.fstat(fd).st_mode)
+        if what is not None:
+            raise PathError(f"{shown(path)} is {what}, not a regular file")
+        os.set_blocking(fd, True)
+        data = text.encode()
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)

@@ -1,13 +1,15 @@
 """The Typer app: one thin command each; errors become exit codes here and nowhere else."""
 
 import os
+import signal
 import sys
 from typing import Annotated
 
 import typer
 import typer.core
 
-from mnist_scratch import __version__
+from mnist_scratch import __version__, streams
+from mnist_scratch.atomic import shown
 from mnist_scratch.commands import (
     bench,
     check,
@@ -22,6 +24,7 @@ from mnist_scratch.commands import (
     train,
 )
 from mnist_scratch.errors import MnistScratchError
+from mnist_scratch.interrupts import EXIT_CODES, exit_code, raise_on_sigterm
 
 
 def _bare_flags(params: list) -> list:
@@ -52,8 +55,11 @@ class GuardedGroup(typer.core.TyperGroup):
             return super().invoke(ctx)
         except MnistScratchError as e:
             _fail(ctx, f"error: {e}", e.exit_code)
-        except KeyboardInterrupt:
-            _fail(ctx, "interrupted", 130)
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
+            code = exit_code(e)
+            _fail(ctx, "terminated" if code == EXIT_CODES[signal.SIGTERM] else "interrupted", code)
+        except BrokenPipeError:  # stdout closed early (`| head -1`): main() exits quietly
+            raise
         except (typer.Exit, typer.Abort):  # typer's own exits
             raise
         except typer.TyperException as e:  # a usage error (bad option value, missing argument): one line as well
@@ -65,6 +71,8 @@ class GuardedGroup(typer.core.TyperGroup):
         except Exception as e:  # noqa: BLE001 - last resort: one line, never a traceback with locals
             if os.environ.get("MNIST_SCRATCH_DEBUG"):
                 raise
+            if isinstance(e, OSError) and e.filename is not None:  # the system refused a path: not a bug of ours
+                _fail(ctx, f"error: cannot use {shown(e.filename)}: {e.strerror or e}", 1)
             _fail(ctx, f"unexpected error: {type(e).__name__}: {e} (set MNIST_SCRATCH_DEBUG=1 for a traceback)", 1)
 
 
@@ -109,9 +117,24 @@ for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradch
 
 
 def main():
-    """Console-script entry point."""
+    """Console-script entry point: guarded standard streams, SIGTERM handled like Ctrl-C, stdout checked at the end."""
+    out = streams.guard()
+    raise_on_sigterm()
     try:
-        sys.exit(app())
-    except BrokenPipeError:  # stdout closed early (`mnist-scratch ... | head`): not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        try:
+            app()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        except KeyboardInterrupt as e:  # a signal outside a command (while parsing options)
+            code = exit_code(e)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        out.gone = True
+    if out.gone:  # stdout closed early (`mnist-scratch ... | head -1`): not an error of ours; 128 + SIGPIPE
         sys.exit(141)
+    if out.error is not None and code == 0:  # the work is done; say once that its output was lost
+        sys.stderr.write(f"error: cannot write standard output ({out.error.strerror or out.error}); "
+                         "the command's work is done but its report was lost\n")
+        code = 1
+    sys.exit(code)

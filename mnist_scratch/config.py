@@ -13,7 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mnist_scratch.errors import ConfigError
+from mnist_scratch.atomic import read_bounded
+from mnist_scratch.errors import ConfigError, PathError
+from mnist_scratch.limits import MAX_LAYERS, check_sizes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,6 +52,8 @@ def parse_nh(value: "str | int | list | tuple") -> tuple[int, ...]:
         raise ConfigError(f"nh must be one or more positive sizes, got {value!r}")
     if any(n > MAX_NH for n in items):
         raise ConfigError(f"nh sizes must be at most {MAX_NH}, got {value!r}")
+    if len(items) > MAX_LAYERS:
+        raise ConfigError(f"nh must have at most {MAX_LAYERS} hidden layers, got {len(items)}")
     return tuple(items)
 
 
@@ -167,7 +171,9 @@ def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None)
         except ConfigError as e:
             label = f"--{k.replace('_', '-')}" if where is None else f"{k} in {where}"
             raise ConfigError(f"{label} {e}") from None
-    return dataclasses.replace(base, **out)
+    cfg = dataclasses.replace(base, **out)
+    check_sizes(cfg.nh, cfg.loss, cfg.bs, where)  # each size in range, their products too
+    return cfg
 
 
 def shipped() -> dict[str, str]:
@@ -194,13 +200,18 @@ def locate(spec: "str | Path") -> "Path | Any":
 def read_toml(path) -> dict[str, Any]:
     """The TOML file's table, or ConfigError with a one-line reason."""
     try:
-        with (open(path, "rb") if isinstance(path, Path) else path.open("rb")) as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if isinstance(path, Path):  # a FIFO or device is refused (PathError), never waited on
+            raw = read_bounded(path, MAX_CONFIG_BYTES)
+        else:  # a shipped config inside the package
+            with path.open("rb") as f:
+                raw = f.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:
             raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config")
         return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except PathError as e:  # a folder, FIFO or device: refused, never read
+        raise ConfigError(f"config file {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:

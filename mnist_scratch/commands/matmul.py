@@ -7,6 +7,7 @@ import typer
 from mnist_scratch.commands.common import DataDir, Json
 from mnist_scratch.commands.lesson_inputs import Seed, Synthetic, check_seed, lesson_images
 from mnist_scratch.errors import MnistScratchError, UsageError
+from mnist_scratch.limits import check_threads
 
 MAX_ROWS = 1000  # the three-loop version takes about 0.1 s a row
 
@@ -36,6 +37,7 @@ def matmul(
         raise UsageError(f"--rows must be between 1 and {MAX_ROWS}, got {rows}")
     if threads is not None and not 1 <= threads <= 1024:
         raise UsageError(f"--threads must be between 1 and 1024, got {threads}")
+    check_threads(threads)
     check_seed(seed)
     import torch
 

@@ -64,6 +64,8 @@ def train(
 
     from mnist_scratch.data import load_dataset
     from mnist_scratch.errors import UsageError
+    from mnist_scratch.interrupts import EXIT_CODES
+    from mnist_scratch.limits import check_threads
     from mnist_scratch.report import train as report
     from mnist_scratch.training import runs, target
     from mnist_scratch.training.fit import Hooks
@@ -78,10 +80,11 @@ def train(
     if target_acc is not None:
         target.check_target(target_acc)
     p = runs.plan(config, typed, out=out, resume=resume)
+    check_threads(p.cfg.threads or None)  # before any data is read (train_run checks it for library callers)
     if plot is not None:
         from mnist_scratch.report.plots import check_available
 
-        check_available()
+        check_available(plot)
     factory = None
     if rules is not None:
         factory = _learner_engine(rules, p.cfg, as_json)
@@ -95,8 +98,8 @@ def train(
         from mnist_scratch.report.plots import plot_history
 
         plot_history(run.history, plot)
-    if run.interrupted:
-        raise typer.Exit(130)
+    if run.interrupted:  # Ctrl-C exits 130, SIGTERM 143, each after the table so far and a note
+        raise typer.Exit(EXIT_CODES.get(run.signal, 130))
     target.enforce(gate)
 
 

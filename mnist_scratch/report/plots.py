@@ -3,7 +3,7 @@
 import dataclasses
 from pathlib import Path
 
-from mnist_scratch.atomic import atomic_write
+from mnist_scratch.atomic import atomic_write, check_target, shown
 from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.report.show import fmt_conf
 
@@ -12,9 +12,12 @@ DIGIT_INCHES = (1.0, 1.3)  # width, height of one digit's cell (image + title)
 HISTORY_INCHES = (10.0, 4.0)
 
 
-def check_available() -> None:
-    """UsageError naming the extra when matplotlib is missing (asked before a long run, not after it)."""
+def check_available(path: "Path | None" = None) -> None:
+    """UsageError naming the extra when matplotlib is missing, PathError when path cannot be written (a FIFO, a
+    device, a folder, a link): asked before a long run, not after it."""
     _figure(1, 1)
+    if path is not None:
+        check_target(Path(path))
 
 
 def _figure(w_in: float, h_in: float, layout: "str | None" = None):
@@ -29,12 +32,10 @@ def _figure(w_in: float, h_in: float, layout: "str | None" = None):
 def _save(fig, path: Path) -> None:
     """Write fig as PNG to a temp file beside path, then move it into place."""
     path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; give a PNG file name")
-    try:
+    try:  # atomic_write refuses (PathError) a FIFO, device, folder or link at path: it is never replaced
         atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
     except OSError as e:  # a file where a folder should be, a read-only or full disk
-        raise MnistScratchError(f"cannot write {path}: {e.strerror or e}") from None
+        raise MnistScratchError(f"cannot write {shown(path)}: {e.strerror or e}") from None
 
 
 def digits_size(n: int, cols: int) -> tuple[int, int]:

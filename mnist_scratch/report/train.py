@@ -5,6 +5,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from mnist_scratch.interrupts import NAMES
 from mnist_scratch.report.console import esc, print_json, stdout
 from mnist_scratch.training.fit import EpochStats, Hooks
 
@@ -71,7 +72,7 @@ def render(run, *, as_json: bool = False, gate=None) -> None:
     if as_json:
         train_json(run.cfg.to_dict(), run.epochs, run.checkpoint, run.interrupted, gate)
     else:
-        summary(run.epochs, run.out, run.seconds, run.interrupted, run.device)
+        summary(run.epochs, run.out, run.seconds, run.interrupted, run.device, NAMES.get(run.signal))
         if gate is not None:
             verdict = "[green]met[/]" if gate.met else "[red]missed[/] (exit 3)"
             best = "no finished epoch" if gate.best is None else f"best {100 * gate.best:.2f} %"
@@ -88,15 +89,17 @@ def render_configs() -> None:
     c.print("use one with: mnist-scratch train --config NAME")
 
 
-def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bool, device: str) -> None:
-    """Best valid accuracy, total time, where results are."""
+def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bool, device: str,
+            word: "str | None" = None) -> None:
+    """Best valid accuracy, total time, where results are; word: how it was stopped ('interrupted', 'terminated')."""
     c = stdout()
     if epochs:
         best = max(epochs, key=lambda s: s.valid_acc)
         c.print(f"best valid accuracy [bold]{100 * best.valid_acc:.2f} %[/] (epoch {best.epoch}); "
                 f"training {sum(s.seconds for s in epochs):.2f} s on {device}, {seconds:.2f} s in all")
     if interrupted:
-        c.print("[yellow]interrupted:[/] stopped after the current batch; the checkpoint holds the last full epoch")
+        c.print(f"[yellow]{word or 'interrupted'}:[/] stopped after the current batch; the checkpoint holds the last "
+                "full epoch")
     c.print(f"results in {esc(out)} (config.json, metrics.jsonl, model.safetensors)")
 
 

@@ -3,20 +3,26 @@
 import contextlib
 import dataclasses
 import json
-import signal
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
-from mnist_scratch.atomic import atomic_write, temp_glob
+from mnist_scratch.atomic import append_text, atomic_write, check_target, read_bounded, shown, sweep
 from mnist_scratch.config import TrainConfig
-from mnist_scratch.errors import MnistScratchError, UsageError
+from mnist_scratch.errors import MnistScratchError, PathError, UsageError
+from mnist_scratch.interrupts import deferred
+from mnist_scratch.limits import check_threads
 from mnist_scratch.training import checkpoint
 from mnist_scratch.training.fit import EpochStats, Hooks
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
+RUN_FILES = (checkpoint.WEIGHTS, METRICS, CONFIG)  # what a run writes; nothing else in its folder is touched
+LOCK = ".mnist-scratch-run.lock"  # held while a run writes; its presence marks the folder as a run's
+METRICS_CAP = 64 << 20  # about 150 bytes an epoch
 
 
 def new_run_dir(root: Path, cfg: TrainConfig) -> Path:
@@ -44,17 +50,15 @@ class Recorder(Hooks):
 
     def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, display: Hooks, fresh: bool):
         self.out, self.cfg, self.mean, self.std, self.display = out, cfg, mean, std, display
-        self.stop, self.config_due = False, True
+        self.stop, self.config_due = 0, True  # stop: the signal that asked the loop to stop, 0 for none
         try:
             out.mkdir(parents=True, exist_ok=True)
-            for name in (checkpoint.WEIGHTS, CONFIG, METRICS):  # temp files of a killed run are never used
-                for tmp in out.glob(temp_glob(name)):
-                    tmp.unlink()
+            sweep(out, RUN_FILES)  # temp files of a killed run are never used
             if fresh:  # a resumed run's config.json changes only once one of its epochs is saved
                 self._write_config()
-                (out / METRICS).write_text("")
+                atomic_write(out / METRICS, lambda p: p.write_text(""))
         except OSError as e:
-            raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
+            raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
 
     def _write_config(self) -> None:
         atomic_write(self.out / CONFIG, lambda p: p.write_text(json.dumps(self.cfg.to_dict(), indent=2)
@@ -79,43 +83,55 @@ class Recorder(Hooks):
             checkpoint.save(self.checkpoint_path, state, self.cfg, stats.epoch, self.mean, self.std)
             if self.config_due:
                 self._write_config()
-            with open(self.out / METRICS, "a") as f:
-                f.write(json.dumps(dataclasses.asdict(stats)) + "\n")
+            append_text(self.out / METRICS, json.dumps(dataclasses.asdict(stats)) + "\n")
         except OSError as e:
-            raise MnistScratchError(f"cannot save the checkpoint in {self.out}: {e.strerror or e}") from None
+            raise MnistScratchError(f"cannot save the checkpoint in {shown(self.out)}: {e.strerror or e}") from None
         self.display.epoch_end(stats, state)
 
+    def ask_stop(self, signum: int) -> None:
+        """A signal handler's request: stop after the current batch."""
+        self.stop = signum
+
     def should_stop(self) -> bool:
-        return self.stop or self.display.should_stop()
+        return bool(self.stop) or self.display.should_stop()
 
 
 @contextlib.contextmanager
-def stop_on_sigint(rec: Recorder):
-    """While active, Ctrl-C asks the loop to stop after the current batch instead of killing it."""
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold the run folder's lock while a run writes to it: a second run into the same folder is refused at once
+    (never interleaved). The lock file also marks the folder as a run's own (see check_fresh_out)."""
+    from filelock import FileLock, Timeout
 
-    def handler(signum, frame):
-        rec.stop = True
-
+    path = out / LOCK
     try:
-        old = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (e.g. some test runners): leave Ctrl-C as it is
-        yield
-        return
+        out.mkdir(parents=True, exist_ok=True)
+        check_target(path)  # a link there would have the lock truncate the file it names
+        lock = FileLock(path, timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise MnistScratchError(f"another mnist-scratch process is writing the run in {shown(out)} (it holds "
+                                f"{LOCK}); wait for it to finish or choose another --out") from None
+    except OSError as e:
+        raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        lock.release()
 
 
 def read_metrics(out: Path) -> list[dict]:
     """The per-epoch rows recorded in a run folder; a line cut short (a killed run's last append) is skipped."""
     path, rows = out / METRICS, []
-    if not path.exists():
+    try:
+        data = read_bounded(path, METRICS_CAP, follow=False)
+    except FileNotFoundError:
         return rows
-    for line in path.read_text(errors="replace").splitlines():
+    if len(data) > METRICS_CAP:
+        raise MnistScratchError(f"{shown(path)} is larger than {METRICS_CAP:,} bytes; it is not a run's metrics")
+    for line in data.decode(errors="replace").splitlines():
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a line nested absurdly deep
             continue
         if isinstance(row, dict) and type(row.get("epoch")) is int:
             rows.append(row)
@@ -124,10 +140,16 @@ def read_metrics(out: Path) -> list[dict]:
 
 def check_fresh_out(out: Path) -> None:
     """UsageError when out already holds a run that a fresh run would overwrite."""
+    if os.path.lexists(out) and not out.is_dir():
+        raise PathError(f"--out {shown(out)} exists and is not a folder; choose another --out")
     held = [n for n in (checkpoint.WEIGHTS, METRICS) if (out / n).is_file() and (out / n).stat().st_size]
     if held:
-        raise UsageError(f"--out {out} already holds a run ({', '.join(held)}); continue it with --resume {out} "
-                         "or choose another --out")
+        raise UsageError(f"--out {shown(out)} already holds a run ({', '.join(held)}); continue it with --resume "
+                         f"{shown(out)} or choose another --out")
+    foreign = [n for n in RUN_FILES if os.path.lexists(out / n)] if not os.path.lexists(out / LOCK) else []
+    if foreign:  # only a folder a run created (it holds the lock file) has files a new run may replace
+        raise PathError(f"--out {shown(out)} holds files no mnist-scratch run wrote ({', '.join(foreign)}); "
+                        "nothing was touched: choose another --out")
 
 
 @dataclasses.dataclass
@@ -142,6 +164,7 @@ class Run:
     seconds: float
     history: list[dict] = dataclasses.field(default_factory=list)  # every recorded epoch, earlier runs' too
     checkpoint: "Path | None" = None  # the saved weights, None when no epoch was saved
+    signal: "int | None" = None  # the signal that stopped it (SIGINT or SIGTERM); None when it was not stopped
 
 
 @dataclasses.dataclass
@@ -195,24 +218,30 @@ def train_run(p: Plan, data, display: Hooks, engine_factory=None) -> Run:
     if cfg.bs > len(data.x_train):  # a larger batch buffer is only wasted memory (or a failed huge allocation)
         raise UsageError(f"--bs {cfg.bs} is larger than the train split ({len(data.x_train):,} rows); "
                          f"use at most {len(data.x_train)}")
+    check_threads(cfg.threads or None)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     device = data.x_train.device
-    model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)
-    engine = (engine_factory or ENGINES[cfg.engine])(model, cfg)
-    start = 0
-    if ckpt is not None:
-        engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
-        start = ckpt.epoch
-        kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
-        try:
-            atomic_write(out / METRICS, lambda p: p.write_text(kept))
-        except OSError as e:
-            raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
-    rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
-    with stop_on_sigint(rec):
-        res = fit(engine, data, cfg, rec, start_epoch=start)
+    with run_lock(out):  # from here until the last epoch is recorded, no other run writes to out
+        if ckpt is None:
+            check_fresh_out(out)  # again, under the lock: another run may have started here meanwhile
+        elif checkpoint.load(ckpt.path).epoch != ckpt.epoch:
+            raise MnistScratchError(f"the run in {shown(out)} moved on while this command started; run it again")
+        model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+        engine = (engine_factory or ENGINES[cfg.engine])(model, cfg)
+        start = 0
+        if ckpt is not None:
+            engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
+            start = ckpt.epoch
+            kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
+            try:
+                atomic_write(out / METRICS, lambda p: p.write_text(kept))
+            except OSError as e:
+                raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
+        rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
+        with deferred(rec.ask_stop):  # Ctrl-C and SIGTERM: stop after the current batch
+            res = fit(engine, data, cfg, rec, start_epoch=start)
     weights = out / checkpoint.WEIGHTS
     return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0, read_metrics(out),
-               weights if weights.exists() else None)
+               weights if weights.exists() else None, rec.stop or None)

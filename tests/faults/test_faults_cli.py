@@ -172,7 +172,7 @@ OTHERS = [
     (["show", "--worst", "5", "--index", "1"], 2, "error: give either --index or --worst, not both"),
     (["show", "--cols", "0"], 2, "error: --cols must be at least 1, got 0"),
     (["show", "--cols", "-1"], 2, "error: --cols must be at least 1, got -1"),
-    (["show", "--png", "{tmp}"], 2, "error: {tmp} is a folder; give a PNG file name"),
+    (["show", "--png", "{tmp}"], 2, "error: {tmp} is a folder, not a regular file; it was left alone"),
     (["show", "--png", "{tmp}/file/x.png"], 1, "error: cannot write {tmp}/file/x.png: "),
     (["show", "--checkpoint", "{tmp}/nope"], 1, "error: no checkpoint at {tmp}/nope"),
     (["evaluate"], 2, "error: Missing argument 'run'."),
