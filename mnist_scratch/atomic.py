@@ -35,8 +35,6 @@ def check_target(path: Path) -> None:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    except OSError as e:  # a name too long, a parent that is a file or a symlink loop
-        raise PathError(f"cannot use {shown(path)}: {e.strerror}") from None
     what = kind(st.st_mode)
     if what is not None:
         raise PathError(f"{shown(path)} is {what}, not a regular file; it was left alone")

@@ -91,19 +91,21 @@ def test_cuda_asked_for_without_cuda(tmp_path):
 
 
 def _unreadable(monkeypatch, path: Path) -> None:
-    real = builtins.open
+    """Opening path fails with EACCES (root ignores chmod), through open() or os.open()."""
+    def refusing(real):
+        def refuse(file, *a, **k):
+            if not isinstance(file, int) and os.fspath(file) == os.fspath(path):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real(file, *a, **k)
+        return refuse
 
-    def refuse(file, *a, **k):
-        if os.fspath(file) == os.fspath(path):
-            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-        return real(file, *a, **k)
-
-    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(builtins, "open", refusing(builtins.open))
+    monkeypatch.setattr(os, "open", refusing(os.open))
 
 
 CONFIGS = {
     "missing": (None, "error: config file {p} does not exist"),
-    "a-folder": ("folder", "error: cannot read config file {p}: [Errno 21] Is a directory: '{p}'"),
+    "a-folder": ("folder", "error: config file {p} is a folder, not a regular file"),
     "unreadable": ("unreadable", "error: cannot read config file {p}: [Errno 13] Permission denied: '{p}'"),
     "binary": (b"\xff\xfe\x00\x01", "error: cannot read config file {p}: 'utf-8' codec can't decode byte 0xff"),
     "not-toml": ("lr = [\n", "error: config file {p} is not valid TOML: "),
@@ -208,7 +210,7 @@ def test_plot_that_cannot_be_written_exits_1_after_keeping_the_run(tmp_path):
     res = cli("train", "--nh", "8", "--bs", "50", "--epochs", "1", "--no-progress", "--out", out,
               "--plot", tmp_path / "file" / "x.png")
     assert res.exit_code == 1
-    assert one_line(res.stderr) == f"error: cannot write {tmp_path / 'file' / 'x.png'}: File exists"
+    assert one_line(res.stderr) == f"error: cannot write {tmp_path / 'file' / 'x.png'}: Not a directory"
     assert (out / "model.safetensors").is_file() and (tmp_path / "file").read_text() == "a file"
 
 

@@ -24,12 +24,12 @@ runner = CliRunner()
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under root (relative path -> sha256), except the lock file, which is empty and harmless."""
+    """Every file under root (relative path -> sha256), except the lock files (cache, run), empty and harmless."""
     root = Path(root)
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name not in (".lock", ".mnist-scratch-run.lock")}
 
 
 def temp_files(root: Path) -> list[str]:
