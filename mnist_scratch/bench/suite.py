@@ -19,7 +19,10 @@ import torch
 from mnist_scratch.bench.steps import Case, Setting, bench_case
 from mnist_scratch.errors import MnistScratchError
 
-CLI = [sys.executable, "-m", "mnist_scratch"]
+# -I (isolated): a child never imports from the working folder or PYTHONPATH (a ./typer.py there would run) and
+# ignores PYTHON* variables and the user's site-packages; it finds mnist_scratch where it is installed
+PYTHON = [sys.executable, "-I"]
+CLI = [*PYTHON, "-m", "mnist_scratch"]
 
 
 @dataclass
@@ -95,7 +98,7 @@ def child_peak_rss(args: Sequence[str], **kw) -> tuple[int, float, str]:
         hwm = Path(tmp) / "hwm"
         env = {**kw.pop("env", os.environ), "MNIST_SCRATCH_HWM": str(hwm)}
         linux = Path("/proc/self/status").exists()
-        cmd = [sys.executable, "-c", _HWM_CHILD, *args] if linux else [*CLI, *args]
+        cmd = [*PYTHON, "-c", _HWM_CHILD, *args] if linux else [*CLI, *args]
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, **kw)
         _, status, usage = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)  # reaped here; tell Popen so it does not wait again

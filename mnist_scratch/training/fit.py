@@ -11,6 +11,8 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.training import sentinel
 
+OVERFLOW = ("the model's outputs overflow to inf or nan: its weights are finite but far too large (a diverged or "
+            "tampered checkpoint); retrain with a smaller --lr")
 SYNC_EVERY = 50  # off the CPU, read the batch losses back every this many steps: a sync per step would stall
 
 
@@ -89,13 +91,18 @@ def metrics(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float
     else:
         value = torch.nn.functional.cross_entropy(out, y)
     pred = classify(out)
+    if not math.isfinite(value.item()):  # finite outputs whose squares overflow: no loss to report
+        raise TrainingError(OVERFLOW)
     return value.item(), (pred == y).float().mean().item(), pred
 
 
 def predict_all(predict, x: torch.Tensor, bs: int = 5000) -> torch.Tensor:
     """predict(x) computed bs rows at a time, so a whole split never needs all its activations at once."""
     with torch.no_grad():
-        return torch.cat([predict(x[i : i + bs]) for i in range(0, len(x), bs)])
+        out = torch.cat([predict(x[i : i + bs]) for i in range(0, len(x), bs)])
+    if not bool(torch.isfinite(out).all()):  # one check for every user of a model's outputs (nan -> IndexError)
+        raise TrainingError(OVERFLOW)
+    return out
 
 
 def evaluate(engine, x: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float]:
