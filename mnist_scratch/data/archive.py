@@ -17,8 +17,10 @@ class _Capped:
         self.f, self.cap, self.name, self.seen = f, cap, name, 0
 
     def read(self, n: int = -1) -> bytes:
-        """Read like f.read, counting the decompressed bytes."""
-        data = self.f.read(n)
+        """Read like f.read, counting the decompressed bytes; never asks for more than one byte past the cap, so a
+        header declaring gigabytes (a pax record) never makes the decompressor build them."""
+        room = self.cap - self.seen + 1
+        data = self.f.read(room if n is None or n < 0 else min(n, room))
         self.seen += len(data)
         if self.seen > self.cap:
             raise FormatError(f"{self.name}: archive decompresses to more than {self.cap:,} bytes (the cap)")

@@ -1,19 +1,28 @@
 """A local HTTP server on 127.0.0.1 (port 0) serving fake mirrors and a simple package index, for tests."""
 
 import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @dataclass
 class Route:
-    """What one path answers: body with status, or a body cut after drop_after bytes (connection dropped)."""
+    """What one path answers: body with status, or a body cut after drop_after bytes (connection dropped), or a
+    hostile body: one byte every drip seconds, or body followed by zeros without end (endless, no Content-Length);
+    either stops after LIMIT_S seconds or LIMIT_BYTES bytes so a test against a client without bounds ends too."""
 
     body: bytes = b""
     status: int = 200
     drop_after: int | None = None
     content_type: str = "application/octet-stream"
+    drip: float | None = None
+    endless: bool = False
+    headers: dict = field(default_factory=dict)  # extra headers, e.g. {"Content-Encoding": "gzip"}
+
+
+LIMIT_S, LIMIT_BYTES = 30.0, 64 << 20
 
 
 class MirrorServer:
@@ -34,14 +43,40 @@ class MirrorServer:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", route.content_type)
-                self.send_header("Content-Length", str(len(route.body)))
+                if not route.endless:
+                    self.send_header("Content-Length", str(len(route.body)))
+                for k, v in route.headers.items():
+                    self.send_header(k, v)
                 self.end_headers()
-                if route.drop_after is None:
+                if route.drip is not None or route.endless:
+                    self._hostile(route)
+                elif route.drop_after is None:
                     self.wfile.write(route.body)
                 else:
                     self.wfile.write(route.body[: route.drop_after])
                     self.wfile.flush()
                     self.close_connection = True
+
+            def _hostile(self, route: Route) -> None:
+                """Drip the body a byte at a time, or send it and then zeros, until a limit or the client leaves."""
+                end, sent = time.monotonic() + LIMIT_S, 0
+                pieces = (route.body[i : i + 1] for i in range(len(route.body))) if route.drip is not None else \
+                    iter([route.body])
+                try:
+                    while time.monotonic() < end and sent < LIMIT_BYTES:
+                        piece = next(pieces, None)
+                        if piece is None:
+                            if not route.endless:
+                                return
+                            piece = bytes(64 << 10)
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        sent += len(piece)
+                        if route.drip is not None:
+                            time.sleep(route.drip)
+                except OSError:  # the client went away: what a bounded client does
+                    pass
+                self.close_connection = True
 
             def log_message(self, *args):
                 pass
