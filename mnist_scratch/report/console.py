@@ -1,11 +1,14 @@
 """Shared consoles and JSON output for the report modules."""
 
 import json
+import os
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+
+from mnist_scratch.atomic import shown
 
 
 def stdout() -> Console:
@@ -25,5 +28,6 @@ def print_json(obj: Any) -> None:
 
 
 def esc(value: object) -> str:
-    """str(value) with rich markup escaped: paths, URLs and messages print as they are ('runs/a[/]' too)."""
-    return escape(str(value))
+    """str(value) with rich markup escaped: paths, URLs and messages print as they are ('runs/a[/]' too), and
+    bytes of a path that are not UTF-8 as \\x.. escapes."""
+    return escape(shown(value) if isinstance(value, str | os.PathLike) else str(value))

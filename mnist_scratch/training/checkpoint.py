@@ -4,19 +4,23 @@ import hashlib
 import json
 import math
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 
-from mnist_scratch.atomic import atomic_write
-from mnist_scratch.config import TrainConfig, merge
+from mnist_scratch.atomic import atomic_write, read_bounded, shown
+from mnist_scratch.config import MAX_PARAMS, TrainConfig, merge
 from mnist_scratch.errors import CheckpointError, ConfigError
 
 FORMAT = "mnist-scratch/1"
 WEIGHTS = "model.safetensors"
+MAX_HEADER = 16 << 20  # a checkpoint's JSON header: names, shapes, the config
+CAP = 2 * 4 * MAX_PARAMS + MAX_HEADER  # float32 parameters and momentum buffers of the largest model, and the header
 
 
 @dataclass
@@ -46,7 +50,8 @@ def save(path: Path, state: dict[str, torch.Tensor], cfg: TrainConfig, epoch: in
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict()), "epoch": str(epoch),
             "mean": repr(mean), "std": repr(std), "sha256": digest(tensors)}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    data = st_save(tensors, metadata=meta)  # bytes, written by Python: a folder name need not be UTF-8
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def expected_shapes(cfg: TrainConfig, n_in: int = 784) -> dict[str, tuple[int, ...]]:
@@ -63,44 +68,57 @@ def resolve_path(path: Path) -> Path:
     if path.is_dir():
         path = path / WEIGHTS
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        raise CheckpointError(f"no checkpoint at {shown(path)}")
     return path
 
 
 def load(path: Path) -> Checkpoint:
     """Read and check a checkpoint (file or run folder); CheckpointError when it is not one of ours or broken."""
     path = resolve_path(Path(path))
+    data = read_bounded(path, CAP)  # bytes read by Python: any file name, a FIFO refused, the size bounded
+    if len(data) > CAP:
+        raise CheckpointError(f"{shown(path)} is larger than {CAP:,} bytes, more than any model this tool builds")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        meta = _header_metadata(data)
+        state = st_load(data)
+    except (SafetensorError, OSError, ValueError, RuntimeError, struct.error, RecursionError) as e:
         why = (str(e).splitlines() or [type(e).__name__])[0]
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({why})") from None
+        raise CheckpointError(f"{shown(path)} is not a readable safetensors checkpoint ({why})") from None
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an mnist-scratch checkpoint (metadata format {meta.get('format')!r})")
+        raise CheckpointError(f"{shown(path)} is not an mnist-scratch checkpoint (metadata format "
+                              f"{meta.get('format')!r})")
     cfg, epoch, mean, std = _metadata(meta, path)
     if "sha256" in meta and digest(state) != meta["sha256"]:  # checkpoints of older versions carry no digest
-        raise CheckpointError(f"{path} is corrupted: its tensors do not match the sha256 in its metadata")
+        raise CheckpointError(f"{shown(path)} is corrupted: its tensors do not match the sha256 in its metadata")
     shapes = expected_shapes(cfg)
     for k, shape in [*shapes.items(), *((f"momentum.{k}", s) for k, s in shapes.items())]:
         if k not in state:
             if k.startswith("momentum."):  # momentum buffers are optional
                 continue
-            raise CheckpointError(f"{path} lacks tensor {k}")
+            raise CheckpointError(f"{shown(path)} lacks tensor {k}")
         if tuple(state[k].shape) != shape:
-            raise CheckpointError(f"{path}: {k} has shape {tuple(state[k].shape)}, the config needs {shape}")
+            raise CheckpointError(f"{shown(path)}: {k} has shape {tuple(state[k].shape)}, the config needs {shape}")
         if not state[k].is_floating_point():
-            raise CheckpointError(f"{path}: {k} is {str(state[k].dtype).removeprefix('torch.')}, "
+            raise CheckpointError(f"{shown(path)}: {k} is {str(state[k].dtype).removeprefix('torch.')}, "
                                   "not a floating-point tensor")
         if not bool(torch.isfinite(state[k]).all()):
-            raise CheckpointError(f"{path}: {k} holds non-finite values")
+            raise CheckpointError(f"{shown(path)}: {k} holds non-finite values")
     return Checkpoint(state, cfg, epoch, mean, std, path)
+
+
+def _header_metadata(data: bytes) -> dict[str, str]:
+    """The __metadata__ table of safetensors bytes (an 8-byte little-endian header length, then a JSON header)."""
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER:
+        raise ValueError(f"header of {n:,} bytes")
+    header = json.loads(data[8 : 8 + n])
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 def _metadata(meta: dict[str, str], path: Path) -> tuple[TrainConfig, int, float, float]:
     """The config, epoch, mean and std a checkpoint's metadata holds; CheckpointError on anything malformed."""
-    broken = f"{path} has broken metadata"
+    broken = f"{shown(path)} has broken metadata"
     try:
         values = json.loads(meta.get("config", ""))
     except (ValueError, RecursionError):
@@ -108,7 +126,7 @@ def _metadata(meta: dict[str, str], path: Path) -> tuple[TrainConfig, int, float
     if not isinstance(values, dict):
         raise CheckpointError(f"{broken}: config is not a JSON object")
     try:
-        cfg = merge(TrainConfig(), values, f"{path} metadata")
+        cfg = merge(TrainConfig(), values, f"{shown(path)} metadata")
     except ConfigError as e:
         raise CheckpointError(f"{broken}: {e}") from None
     epoch = meta.get("epoch")
