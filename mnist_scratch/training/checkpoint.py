@@ -14,8 +14,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from mnist_scratch.atomic import atomic_write, read_bounded, shown
-from mnist_scratch.config import MAX_PARAMS, TrainConfig, merge
+from mnist_scratch.config import TrainConfig, merge
 from mnist_scratch.errors import CheckpointError, ConfigError
+from mnist_scratch.limits import MAX_PARAMS
 
 FORMAT = "mnist-scratch/1"
 WEIGHTS = "model.safetensors"

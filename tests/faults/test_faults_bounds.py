@@ -17,12 +17,12 @@ from faultkit import cli, one_line, temp_files
 from trainfakes import small_data
 
 import mnist_scratch.data
-from mnist_scratch.limits import MAX_PARAMS, THREADS_PER_CORE, cores
 from mnist_scratch.data import Net, prepare_dataset
 from mnist_scratch.data.archive import extract_members
 from mnist_scratch.data.cache import MANIFEST_CAP, Slot
 from mnist_scratch.data.pins import OFFICIAL
 from mnist_scratch.errors import FormatError, SourceError
+from mnist_scratch.limits import MAX_PARAMS, THREADS_PER_CORE, cores
 from mnist_scratch.training import checkpoint, runs
 
 SDIST = OFFICIAL.sdist_name
