@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from safetensors.torch import save_file
 
 from mnist_scratch.atomic import atomic_write, read_bounded, shown
 from mnist_scratch.config import TrainConfig, merge
@@ -51,8 +51,7 @@ def save(path: Path, state: dict[str, torch.Tensor], cfg: TrainConfig, epoch: in
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict()), "epoch": str(epoch),
             "mean": repr(mean), "std": repr(std), "sha256": digest(tensors)}
-    data = st_save(tensors, metadata=meta)  # bytes, written by Python: a folder name need not be UTF-8
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))  # a Path: any name, UTF-8 or not
 
 
 def expected_shapes(cfg: TrainConfig, n_in: int = 784) -> dict[str, tuple[int, ...]]:

@@ -1,11 +1,9 @@
 """Checkpoints: round trip, atomic writes, and every way a file can be wrong."""
 
-import errno
 import json
 
 import pytest
 import torch
-from faultkit import broken_disk
 from safetensors.torch import save_file
 
 from mnist_scratch.config import TrainConfig
@@ -40,10 +38,14 @@ def test_failed_save_leaves_the_previous_file_byte_identical(tmp_path, monkeypat
     checkpoint.save(path, state_for(cfg), cfg, 1, 0.1, 0.3)
     before = path.read_bytes()
 
-    broken_disk(monkeypatch, tmp_path, errno.ENOSPC, quota=100)  # the disk fills after 100 bytes of the new file
+    def half_then_fail(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"\x00" * 100)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", half_then_fail)
     with pytest.raises(OSError):
         checkpoint.save(path, state_for(cfg, 1), cfg, 2, 0.1, 0.3)
-    monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.WEIGHTS]
 
