@@ -17,8 +17,9 @@ class _Capped:
         self.f, self.cap, self.name, self.seen = f, cap, name, 0
 
     def read(self, n: int = -1) -> bytes:
-        """Read like f.read, counting the decompressed bytes; never asks for more than one byte past the cap, so a
-        header declaring gigabytes (a pax record) never makes the decompressor build them."""
+        """Read like f.read, counting the decompressed bytes; never asks for more than one byte past the cap, so
+        whatever size a header declares, the decompressor builds at most cap + 1 bytes (tarfile's stream reads in
+        blocks today; this keeps a read(-1) or a large read bounded too)."""
         room = self.cap - self.seen + 1
         data = self.f.read(room if n is None or n < 0 else min(n, room))
         self.seen += len(data)

@@ -6,6 +6,7 @@ One reader (_body) serves every download path: the mirrors' files, the index pag
 import errno
 import hashlib
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -26,13 +27,32 @@ ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")
 
 
 @contextmanager
-def _get(url: str, net: Net, headers: "dict | None" = None) -> Iterator:
-    """A streamed GET whose status is checked; the body is read only through _body."""
+def _get(url: str, name: str, net: Net, deadline: float, headers: "dict | None" = None) -> Iterator:
+    """A streamed GET whose status is checked; the body is read only through _body.
+
+    The status line and headers arrive within the deadline too: they are awaited in a helper thread, so a server
+    that drips its headers (each read resetting the read timeout) is given up on at the deadline; that thread is
+    left to end on its own read timeouts, holding nothing of the tool's.
+    """
     import requests
 
-    verify = os.environ.get("PIP_CERT") or True
-    with requests.get(url, stream=True, timeout=(net.connect_timeout, net.read_timeout), verify=verify,
-                      headers={"Accept-Encoding": "identity", **(headers or {})}) as r:
+    verify, got = os.environ.get("PIP_CERT") or True, {}
+
+    def request() -> None:
+        try:
+            got["r"] = requests.get(url, stream=True, timeout=(net.connect_timeout, net.read_timeout), verify=verify,
+                                    headers={"Accept-Encoding": "identity", **(headers or {})})
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread, raised there
+            got["e"] = e
+
+    worker = threading.Thread(target=request, name=f"mnist-scratch GET {name}", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise SourceError(f"{name}: no answer after {net.deadline:.0f} s (the deadline); the server is too slow")
+    if "e" in got:
+        raise got["e"]
+    with got["r"] as r:
         r.raise_for_status()
         yield r
 
@@ -94,9 +114,9 @@ def fetch(url: str, name: str, known_hash: str, folder: Path, net: Net, progress
     alg, _, digest = known_hash.partition(":")
 
     def write(tmp: Path) -> None:
-        h = hashlib.new(alg)
-        with _get(url, net) as r, open(tmp, "wb") as f:
-            for piece in _body(r, name, cap, time.monotonic() + net.deadline, net, progress):
+        h, deadline = hashlib.new(alg), time.monotonic() + net.deadline
+        with _get(url, name, net, deadline) as r, open(tmp, "wb") as f:
+            for piece in _body(r, name, cap, deadline, net, progress):
                 h.update(piece)
                 f.write(piece)
         if h.hexdigest() != digest.lower():
@@ -108,8 +128,9 @@ def fetch(url: str, name: str, known_hash: str, folder: Path, net: Net, progress
 
 def get_page(url: str, name: str, net: Net, headers: dict):
     """A small page (at most PAGE_CAP bytes, within net.deadline) as a requests.Response with its content read."""
-    with _get(url, net, headers) as r:
-        r._content = b"".join(_body(r, name, PAGE_CAP, time.monotonic() + net.deadline, net))
+    deadline = time.monotonic() + net.deadline
+    with _get(url, name, net, deadline, headers) as r:
+        r._content = b"".join(_body(r, name, PAGE_CAP, deadline, net))
         return r
 
 

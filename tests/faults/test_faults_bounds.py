@@ -6,7 +6,9 @@ import gzip
 import hashlib
 import io
 import json
+import socket
 import tarfile
+import threading
 import time
 import tracemalloc
 
@@ -46,7 +48,48 @@ def _fail_index(tmp_path, pins, url: str, deadline: float = 600.0) -> tuple[str,
     return str(e.value), time.monotonic() - t0
 
 
+class HeaderDrip:
+    """A 127.0.0.1 server that sends a status line, then its headers one byte every 0.2 s (for at most 30 s)."""
+
+    def __enter__(self) -> "HeaderDrip":
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"X-Drip: " + b"x" * 150:
+                if self.stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/simple/"
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
 # --- network bodies: a deadline over the whole transfer, a cap from the pinned size, bounded inflating ---
+
+def test_a_server_dripping_its_headers_is_dropped_at_the_deadline(index, tmp_path):
+    pins = index[0]
+    with HeaderDrip() as drip:
+        msg, seconds = _fail_index(tmp_path, pins, drip.url(), deadline=1.0)
+    assert "the index page: no answer after 1 s (the deadline); the server is too slow" in msg
+    assert seconds < 1.0 + 3  # the deadline, slack for a loaded machine
 
 @pytest.mark.parametrize("what", ["page", "sdist"])
 def test_a_server_dripping_a_byte_at_a_time_is_dropped_at_the_deadline(what, index, tmp_path):
