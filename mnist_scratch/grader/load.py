@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnist_scratch.atomic import open_regular
 from mnist_scratch.errors import UsageError
 from mnist_scratch.grader.sandbox import learner_frames, run
 
@@ -80,7 +81,7 @@ def ipynb_cells(text: str, path: str) -> list[tuple[str, str, int]]:
 def read_bounded(path: Path) -> str:
     """The file's text, refusing what is too large or unreadable."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO or device is refused (PathError), never waited on
             data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
