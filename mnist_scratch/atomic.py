@@ -117,10 +117,15 @@ def open_regular(path: Path, *, follow: bool = True):
         raise
 
 
-def read_bounded(path: Path, cap: int, *, follow: bool = True) -> bytes:
-    """At most cap + 1 bytes of a regular file (so the caller can tell 'more than cap'); see open_regular."""
+def read_bounded(path: Path, cap: int, *, follow: bool = True) -> "bytes | None":
+    """A regular file's bytes, or None when it holds more than cap bytes (then never read); see open_regular.
+
+    The read is sized by the file (a read of n bytes allocates n up front), so a small file costs little.
+    """
     with open_regular(path, follow=follow) as f:
-        return f.read(cap + 1)
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(min(size, cap) + 1) if size <= cap else None
+    return None if data is None or len(data) > cap else data
 
 
 def append_text(path: Path, text: str) -> None:

@@ -205,7 +205,8 @@ def read_toml(path) -> dict[str, Any]:
         else:  # a shipped config inside the package
             with path.open("rb") as f:
                 raw = f.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
+            raw = raw if len(raw) <= MAX_CONFIG_BYTES else None
+        if raw is None:
             raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config")
         return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:

@@ -58,7 +58,7 @@ class Slot:
         """The stored split when present and intact, else (None, why not)."""
         try:
             text = read_bounded(self.manifest, MANIFEST_CAP, follow=False)
-            if len(text) > MANIFEST_CAP:
+            if text is None:
                 return None, f"{self.manifest.name} is larger than {MANIFEST_CAP:,} bytes"
             manifest = json.loads(text)
             with open_regular(self.processed, follow=False) as f:  # mapped, not copied: hashed and read as one

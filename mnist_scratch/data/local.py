@@ -86,7 +86,7 @@ def scan_local(from_path: Path | Sequence[Path], pins: Pins) -> LocalSet:
             raise DataError(f"--from {origin}: several pickles ({', '.join(f.name for f in pickles)}); name one")
         f = named[0] if named else pickles[0]
         data = read_bounded(f, pins.pickle_cap)
-        md5 = hashlib.md5(data).hexdigest() if len(data) <= pins.pickle_cap else "too-large"
+        md5 = hashlib.md5(data).hexdigest() if data is not None else "too-large"
         fact = FileFact(f.name, f"md5:{md5}", md5 == pins.pickle_md5)
         return LocalSet("pickle", {"pickle": f}, [fact], {}, origin)
     found = ", ".join(sorted(p.name for p in idx.values())) or "none"

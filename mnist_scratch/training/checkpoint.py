@@ -76,7 +76,7 @@ def load(path: Path) -> Checkpoint:
     """Read and check a checkpoint (file or run folder); CheckpointError when it is not one of ours or broken."""
     path = resolve_path(Path(path))
     data = read_bounded(path, CAP)  # bytes read by Python: any file name, a FIFO refused, the size bounded
-    if len(data) > CAP:
+    if data is None:
         raise CheckpointError(f"{shown(path)} is larger than {CAP:,} bytes, more than any model this tool builds")
     try:
         meta = _header_metadata(data)

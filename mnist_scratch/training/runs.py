@@ -126,7 +126,7 @@ def read_metrics(out: Path) -> list[dict]:
         data = read_bounded(path, METRICS_CAP, follow=False)
     except FileNotFoundError:
         return rows
-    if len(data) > METRICS_CAP:
+    if data is None:
         raise MnistScratchError(f"{shown(path)} is larger than {METRICS_CAP:,} bytes; it is not a run's metrics")
     for line in data.decode(errors="replace").splitlines():
         try:
