@@ -30,6 +30,7 @@ ENGINES = ("manual", "reference", "autograd")  # the `name` of each engine class
 LR_RULES = ("valley", "steepest")  # the suggestion rules of training/lr_find.py, the first its default
 MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not a model
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
+MAX_PROCS = 256  # worker processes on one machine; more is a typo, not a plan
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
 
 
@@ -87,6 +88,12 @@ def _threads(value: Any) -> int:
     return value
 
 
+def _procs(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PROCS:
+        raise ConfigError(f"must be an integer in 1..{MAX_PROCS} (worker processes), got {value!r}")
+    return value
+
+
 def _num(*, positive: bool = False, below_one: bool = False) -> Callable[[Any], float]:
     """A check for a finite number >= 0 (> 0 when positive, < 1 when below_one)."""
     def check(value: Any) -> float:
@@ -134,6 +141,11 @@ class TrainConfig:
                       "classes; autograd: the same model by PyTorch autograd.", _one_of(ENGINES), ENGINES)
     threads: int = opt(0, "torch CPU threads (0: torch's default, one per core); 1 is steadier on a busy machine.",
                        _threads)
+    procs: int = opt(1, "Worker processes on this machine, each training on its share of every batch (data "
+                     "parallel; gloo on the CPU, NCCL on CUDA). Under torchrun the world comes from torchrun.",
+                     _procs)
+    dist_timeout: float = opt(60.0, "Seconds a worker waits for the others (the process-group timeout): a dead or "
+                              "hung worker stops the rest after at most this long.", _num(positive=True))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""

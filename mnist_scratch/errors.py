@@ -49,3 +49,7 @@ class TargetMissed(MnistScratchError):
     """`train --target-acc`: the run finished but its best valid accuracy is below the target (exit 3)."""
 
     exit_code = 3
+
+
+class PeerLostError(TrainingError):
+    """A collective failed or timed out: another worker process died, hung or could not be reached."""

@@ -37,6 +37,8 @@ def train(
     device: Annotated[Device, config_option("device")] = Device(config_default("device")),
     engine: Annotated[EngineName, config_option("engine")] = EngineName(config_default("engine")),
     threads: Annotated[int, config_option("threads")] = config_default("threads"),
+    procs: Annotated[int, config_option("procs")] = config_default("procs"),
+    dist_timeout: Annotated[float, config_option("dist_timeout")] = config_default("dist_timeout"),
     out: Annotated[Path | None, typer.Option(help="Run folder.", show_default="runs/<time>-<model>")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its checkpoint.",
                                                 autocompletion=complete_run, show_default=False)] = None,
@@ -59,21 +61,26 @@ def train(
     With --rules FILE the model's forward and backward passes are your own code from `mnist-scratch exercise` (the
     lesson's model: --config lesson, MSE on one output; the default --loss ce needs your cross_entropy_grad,
     log_softmax and nll). The rules are checked first; a wrong one stops here with the check table (exit 1).
+
+    --procs N trains in N processes, each on its share of every batch (the same run, equal to round-off); the same
+    command also runs under `torchrun --nproc-per-node N -m mnist_scratch train ...`.
     """
     import dataclasses
 
+    from mnist_scratch.commands import ranks
     from mnist_scratch.data import load_dataset
     from mnist_scratch.errors import UsageError
     from mnist_scratch.interrupts import EXIT_CODES
     from mnist_scratch.limits import check_threads
     from mnist_scratch.report import train as report
-    from mnist_scratch.training import runs, target
+    from mnist_scratch.training import distributed, runs, target
     from mnist_scratch.training.fit import Hooks
 
     if config == "list":
         return report.render_configs()
     flags = dict(nh=nh, loss=loss, epochs=epochs, bs=bs, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                 lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads)
+                 lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads, procs=procs,
+                 dist_timeout=dist_timeout)
     typed = given(ctx, flags)
     if rules is not None and (resume is not None or "engine" in typed):
         raise UsageError("--rules trains with your rules from scratch: drop --engine and --resume")
@@ -81,6 +88,20 @@ def train(
         target.check_target(target_acc)
     p = runs.plan(config, typed, out=out, resume=resume)
     check_threads(p.cfg.threads or None)  # before any data is read (train_run checks it for library callers)
+    world = distributed.from_env()
+    if world is not None or p.cfg.procs > 1:  # torchrun started this process, or --procs starts the workers
+        if rules is not None:
+            raise UsageError("--rules trains in one process: drop --procs")
+        show = ranks.Show(data_dir, as_json, no_progress, plot)
+        if plot is not None:
+            from mnist_scratch.report.plots import check_available
+
+            check_available(plot)
+        code = (ranks.launch_training(p, show) if world is None
+                else ranks.under_torchrun(p, world, typed.get("procs"), show))
+        if code:
+            raise typer.Exit(code)
+        return
     if plot is not None:
         from mnist_scratch.report.plots import check_available
 

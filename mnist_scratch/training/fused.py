@@ -134,6 +134,23 @@ class FusedEngine:
         self._backward(xb, buf, apply)
         return loss, out
 
+    def flat_grads(self, xb: Tensor, yb: Tensor, out: Tensor, total: "int | None" = None) -> Tensor:
+        """The batch loss; the gradient into `out` (laid out as self.flat), divided by `total` rows, not len(xb).
+
+        The data-parallel step: with total = the global batch, the ranks' `out`s sum to its mean gradient. Unlike
+        step() nothing is folded into the GEMMs but the scale: the update waits for the sum.
+        """
+        buf = self._buffers(len(xb))
+        loss = self._forward(xb, yb, buf)
+        s = self.factor / (total or len(xb))
+        gwt, gb = self._views(out, [tuple(w.shape) for w in self.w])  # (n_out, n_in) and (n_out,) views of out
+
+        def apply(i, g, inp):
+            gwt[i].addmm_(g, inp, beta=0, alpha=s)  # w.g = inp.T @ out.g, transposed; beta 0 ignores old contents
+            gb[i].addmv_(g, buf.ones, beta=0, alpha=s)  # b.g = out.g.sum(0)
+        self._backward(xb, buf, apply)
+        return loss
+
     def predict(self, x: Tensor) -> Tensor:
         """Model output (n, n_out) for x."""
         for i in range(self.depth):

@@ -205,10 +205,12 @@ def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
                          f"pass --epochs N (N > {ckpt.epoch}) to train further")
 
 
-def train_run(p: Plan, data, display: Hooks, engine_factory=None) -> Run:
+def train_run(p: Plan, data, display: Hooks, engine_factory=None, world=None) -> Run:
     """Build the model from the plan's config (or its checkpoint), train it, record every epoch in its folder.
 
     engine_factory(model, cfg) replaces cfg.engine's class (train --rules: the learner's own rules).
+    world (a distributed.World, the process group joined): train this rank's share of every batch; rank 0 alone
+    locks, records and displays.
     """
     from mnist_scratch.lesson.nn import make_model
     from mnist_scratch.training.engines import ENGINES
@@ -223,25 +225,41 @@ def train_run(p: Plan, data, display: Hooks, engine_factory=None) -> Run:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     device = data.x_train.device
-    with run_lock(out):  # from here until the last epoch is recorded, no other run writes to out
-        if ckpt is None:
+    lead = world is None or world.lead  # the one process that writes the run folder
+    with run_lock(out) if lead else contextlib.nullcontext():  # until the last epoch is recorded, no other run
+        if lead and ckpt is None:  # writes to out
             check_fresh_out(out)  # again, under the lock: another run may have started here meanwhile
-        elif checkpoint.load(ckpt.path).epoch != ckpt.epoch:
+        elif lead and checkpoint.load(ckpt.path).epoch != ckpt.epoch:
             raise MnistScratchError(f"the run in {shown(out)} moved on while this command started; run it again")
         model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=device)
         engine = (engine_factory or ENGINES[cfg.engine])(model, cfg)
+        if world is not None:
+            from mnist_scratch.training.parallel import DataParallel
+
+            engine = DataParallel(engine, cfg)
         start = 0
         if ckpt is not None:
             engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
             start = ckpt.epoch
+        if ckpt is not None and lead:
             kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
             try:
                 atomic_write(out / METRICS, lambda p: p.write_text(kept))
             except OSError as e:
                 raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
-        rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
+        if lead:
+            rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
+        else:
+            from mnist_scratch.training.parallel import Follower
+
+            rec = Follower()
+        hooks = rec
+        if world is not None:
+            from mnist_scratch.training.parallel import ParallelHooks
+
+            hooks = ParallelHooks(rec, engine)
         with deferred(rec.ask_stop):  # Ctrl-C and SIGTERM: stop after the current batch
-            res = fit(engine, data, cfg, rec, start_epoch=start)
+            res = fit(engine, data, cfg, hooks, start_epoch=start)
     weights = out / checkpoint.WEIGHTS
     return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0, read_metrics(out),
                weights if weights.exists() else None, rec.stop or None)

@@ -1,0 +1,110 @@
+"""`train` in more than one process: the launcher side (`--procs N`) and every rank's side (torchrun's too)."""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_scratch.errors import MnistScratchError, PeerLostError, UsageError
+
+
+@dataclass(frozen=True)
+class Show:
+    """What rank 0 does with the run besides training: where the data is, and how to show the results."""
+
+    data_dir: "Path | None"
+    json_: bool
+    no_progress: bool
+    plot: "Path | None"
+
+
+def run_rank(p, world, show: Show) -> bool:
+    """Join the other ranks, train this one's share of every batch; rank 0 renders. True when interrupted."""
+    import torch
+    import torch.distributed as dist
+
+    from mnist_scratch.data import load_dataset
+    from mnist_scratch.report import train as report
+    from mnist_scratch.training import distributed, runs
+    from mnist_scratch.training.fit import Hooks
+    from mnist_scratch.training.parallel import collective
+
+    device = distributed.device_for(world, runs.resolve_device(p.cfg.device).type)
+    if not p.cfg.threads:  # the machine's cores shared among its workers
+        torch.set_num_threads(distributed.default_threads(world))
+    with distributed.joined(world, device, p.cfg.dist_timeout):
+        if not world.lead:  # rank 0 first: it downloads the dataset if it must, once
+            collective("the wait for rank 0's data", dist.barrier)
+        data = load_dataset(show.data_dir, device=device)
+        if world.lead:
+            collective("the wait for rank 0's data", dist.barrier)
+        display = report.TableHooks(progress=not show.no_progress) if world.lead and not show.json_ else Hooks()
+        run = runs.train_run(p, data, display, world)
+    if world.lead:
+        report.render(run, as_json=show.json_)
+        if show.plot is not None and run.history:
+            from mnist_scratch.report.plots import plot_history
+
+            plot_history(run.history, show.plot)
+    return run.interrupted
+
+
+def under_torchrun(p, world, typed_procs: "int | None", show: Show) -> int:
+    """This process is one of torchrun's workers: every rank runs this; rank 0 prints the errors all ranks share."""
+    from mnist_scratch.training.parallel import check
+
+    if typed_procs is not None and typed_procs != world.size:
+        raise UsageError(f"--procs {typed_procs} does not match torchrun's WORLD_SIZE {world.size}; drop --procs "
+                         "under torchrun")
+    p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, procs=world.size))
+    check(p.cfg)
+    try:
+        return 130 if run_rank(p, world, show) else 0
+    except PeerLostError:  # this rank's own view: it names itself
+        raise
+    except MnistScratchError as e:  # raised alike on every rank (same data, same reduced loss): rank 0 says it
+        if world.lead:
+            raise
+        return e.exit_code
+
+
+def spawned(p, resumed: bool, show: Show) -> tuple[int, str, str]:
+    """A worker started by `--procs`: (exit code, outcome, message) for the launcher, which prints one line."""
+    from mnist_scratch.training import checkpoint, distributed
+
+    world = distributed.from_env()
+    try:
+        if resumed:  # the checkpoint is read here rather than shipped through a pipe
+            p = dataclasses.replace(p, ckpt=checkpoint.load(p.out))
+        return (130, "interrupted", "") if run_rank(p, world, show) else (0, "ok", "")
+    except PeerLostError as e:
+        return 1, "lost", str(e)
+    except MnistScratchError as e:
+        return e.exit_code, "error", str(e)
+    except KeyboardInterrupt:  # Ctrl-C before training started
+        return 130, "interrupted", ""
+    except Exception as e:  # noqa: BLE001 - one line, as cli.py does
+        return 1, "error", f"unexpected error on rank {world.rank}: {type(e).__name__}: {e}"
+
+
+class WorkersFailed(MnistScratchError):
+    """The launcher's one line about its workers; the exit code is theirs."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.exit_code = code
+
+
+def launch_training(p, show: Show) -> int:
+    """`--procs N`: check, make sure the dataset is there, start N workers, turn their outcomes into an exit code."""
+    from mnist_scratch.data import load_dataset
+    from mnist_scratch.training.launch import explain, launch
+    from mnist_scratch.training.parallel import check
+
+    check(p.cfg)
+    load_dataset(show.data_dir)  # downloaded and verified once, here, before N workers read it
+    outcomes = launch(p.cfg.procs, spawned, (dataclasses.replace(p, ckpt=None), p.ckpt is not None, show),
+                      p.cfg.dist_timeout)
+    message, code = explain(outcomes, p.cfg.dist_timeout)
+    if message is not None:
+        raise (UsageError(message) if code == 2 else WorkersFailed(message, code))
+    return code
