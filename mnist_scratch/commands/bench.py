@@ -18,6 +18,9 @@ def bench(
     extras: Annotated[bool, typer.Option(help="Also time data loading, --help and a default training run.")] = True,
     train_config: Annotated[str, typer.Option(help="Config (file or shipped name) of the timed training run.")
                             ] = DEFAULT_CONFIG,
+    procs: Annotated[str | None, typer.Option(help="Instead: data-parallel training in these numbers of processes, "
+                                              "e.g. 1,2 (steps/s, all_reduce share, scaling).", show_default=False)
+                     ] = None,
     data_dir: DataDir = None,
     as_json: Json = False,
 ):
@@ -35,8 +38,29 @@ def bench(
     dev = resolve_device(device.value)
     if threads is not None:
         torch.set_num_threads(threads)
+    if procs is not None:
+        from mnist_scratch.bench.parallel import run_parallel_bench
+
+        counts = _counts(procs)
+        res = run_parallel_bench(counts, torch.get_num_threads(), steps or (20 if quick else 100),
+                                 2 if quick else repeats, data_dir, note=report.note)
+        return report.render(res, as_json=as_json)
     res = run_bench(QUICK if quick else SETTINGS, steps=steps or (20 if quick else None), repeats=repeats,
                     device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
                     synthetic_rows=5_000 if quick else 50_000,
                     note=report.note)
     report.render(res, as_json=as_json)
+
+
+def _counts(text: str) -> list[int]:
+    """'1,2' -> [1, 2]; UsageError naming --procs otherwise."""
+    from mnist_scratch.config import MAX_PROCS
+    from mnist_scratch.errors import UsageError
+
+    try:
+        counts = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(not 1 <= n <= MAX_PROCS for n in counts):
+        raise UsageError(f"--procs must be process counts in 1..{MAX_PROCS} like 1,2, got {text!r}")
+    return counts

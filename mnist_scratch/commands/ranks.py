@@ -12,7 +12,7 @@ class Show:
     """What rank 0 does with the run besides training: where the data is, and how to show the results."""
 
     data_dir: "Path | None"
-    json_: bool
+    as_json: bool
     no_progress: bool
     plot: "Path | None"
 
@@ -37,10 +37,10 @@ def run_rank(p, world, show: Show) -> bool:
         data = load_dataset(show.data_dir, device=device)
         if world.lead:
             collective("the wait for rank 0's data", dist.barrier)
-        display = report.TableHooks(progress=not show.no_progress) if world.lead and not show.json_ else Hooks()
+        display = report.TableHooks(progress=not show.no_progress) if world.lead and not show.as_json else Hooks()
         run = runs.train_run(p, data, display, world)
     if world.lead:
-        report.render(run, as_json=show.json_)
+        report.render(run, as_json=show.as_json)
         if show.plot is not None and run.history:
             from mnist_scratch.report.plots import plot_history
 

@@ -1,7 +1,10 @@
 """Rendering for `bench`: the speed table per setting, the extras, and the JSON object."""
 
+import statistics
+
 from rich.table import Table
 
+from mnist_scratch.bench.parallel import ParallelBench
 from mnist_scratch.bench.steps import Case
 from mnist_scratch.bench.suite import BenchResult
 from mnist_scratch.report.console import esc, print_json, stderr, stdout
@@ -19,8 +22,10 @@ NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1
         "the same run; floor / manual is the share of that GEMM throughput reached.[/]")
 
 
-def render(res: BenchResult, *, as_json: bool = False) -> None:
+def render(res: "BenchResult | ParallelBench", *, as_json: bool = False) -> None:
     """The conditions, the speed table, the ratios and the extras, on stdout; or one JSON object."""
+    if isinstance(res, ParallelBench):
+        return _parallel_json(res) if as_json else _show_parallel(res)
     if as_json:
         return _json(res)
     c = stdout()
@@ -77,3 +82,35 @@ def _json(res: BenchResult) -> None:
 def note(text: str) -> None:
     """A progress line on stderr while the bench runs."""
     stderr().print(f"[dim]{esc(text)}…[/]")
+
+
+PARALLEL_NOTE = ("[dim]Each row: N worker processes (gloo over 127.0.0.1), each with total // N threads, training the "
+                 "same global batches (SGD, momentum 0.9, weight decay 1e-3); steps/s as rank 0 saw it, median of "
+                 "the repeats. path fused: FusedEngine.step in one process, the update folded into the gradient "
+                 "GEMMs; split: the data-parallel step (gradient into a flat buffer, one all_reduce, then the "
+                 "update). all_reduce: its share of each step, waiting for the slower rank included. scaling: "
+                 "steps/s over the fused single process with the same total threads.[/]")
+
+
+def _show_parallel(res: ParallelBench) -> None:
+    """The data-parallel table on stdout."""
+    c = stdout()
+    c.print(f"{res.total_threads} threads in all, {res.steps} steps per repeat, {res.repeats} repeats; "
+            f"data: {esc(res.data)}")
+    t = Table(title="data-parallel training steps", header_style="bold")
+    for col in ("setting", "procs", "threads each", "path", "steps/s", "all_reduce", "scaling"):
+        t.add_column(col, justify="left" if col in ("setting", "path") else "right")
+    for r in res.rows:
+        share = f"{100 * statistics.median(r.reduce_share):.1f} %" if r.reduce_share else "—"
+        t.add_row(r.setting, str(r.procs), str(r.threads), r.path, f"{r.steps_per_s:.0f}", share,
+                  f"{res.scaling(r):.2f}")
+    c.print(t)
+    c.print(PARALLEL_NOTE)
+
+
+def _parallel_json(res: ParallelBench) -> None:
+    """The data-parallel bench as one JSON object."""
+    print_json({"total_threads": res.total_threads, "steps": res.steps, "repeats": res.repeats, "data": res.data,
+                "rows": [{**r.__dict__, "steps_per_s": r.steps_per_s, "scaling": res.scaling(r),
+                          "reduce_share_median": statistics.median(r.reduce_share) if r.reduce_share else None}
+                         for r in res.rows]})
