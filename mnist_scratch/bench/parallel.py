@@ -8,12 +8,11 @@ gradient GEMMs, beside the data-parallel path (gradient into the flat buffer, al
 
 import json
 import statistics
-import time
 from dataclasses import dataclass, field
 
 import torch
 
-from mnist_scratch.bench.steps import Setting
+from mnist_scratch.bench.steps import Setting, run_steps
 from mnist_scratch.errors import MnistScratchError
 
 SETTINGS = (Setting("nh50-bs256", (50,), 256), Setting("nh1000-bs512", (1000,), 512))
@@ -64,15 +63,6 @@ def _engine(s: Setting, cfg):
     return FusedEngine(make_model(s.nh, "ce", generator=torch.Generator().manual_seed(0)), cfg)
 
 
-def _time(engine, x, y, idx, steps: int) -> float:
-    xb, yb = x.new_empty((idx.shape[1], x.shape[1])), y.new_empty(idx.shape[1])
-    t0 = time.perf_counter()
-    for k in range(steps):
-        torch.index_select(x, 0, idx[k % len(idx)], out=xb), torch.index_select(y, 0, idx[k % len(idx)], out=yb)
-        engine.step(xb, yb, 0.1)
-    return (time.perf_counter() - t0) / steps
-
-
 def worker(total_threads: int, steps: int, repeats: int, data_dir) -> tuple[int, str, str]:
     """One rank of the bench: every setting, warm-up then repeats; rank 0's rows as JSON."""
     import torch.distributed as dist
@@ -98,16 +88,18 @@ def worker(total_threads: int, steps: int, repeats: int, data_dir) -> tuple[int,
             paths = {"split": DataParallel(_engine(s, cfg), cfg, timed=True)}
             if world.size == 1:
                 paths["fused"] = _engine(s, cfg)
-            for name, engine in paths.items():
-                _time(engine, x, y, idx, min(steps, 20))  # warm-up
-                row = Row(s.name, world.size, threads, name, [])
-                for _ in range(repeats):
+            got = {name: Row(s.name, world.size, threads, name, []) for name in paths}
+            for engine in paths.values():
+                run_steps(engine, x, y, idx, min(steps, 20), 0.1, every=1)  # warm-up
+            for r in range(repeats):  # the paths take turns, so both see the same disturbances
+                for name in list(paths)[r % len(paths):] + list(paths)[: r % len(paths)]:
+                    engine, row = paths[name], got[name]
                     dist.barrier()  # every rank starts the repeat together
                     before = getattr(engine, "reduce_seconds", 0.0)
-                    row.step_seconds.append(_time(engine, x, y, idx, steps))
+                    row.step_seconds.append(run_steps(engine, x, y, idx, steps, 0.1, every=1) / steps)
                     if name == "split":
                         row.reduce_share.append((engine.reduce_seconds - before) / steps / row.step_seconds[-1])
-                rows.append(row)
+            rows += got.values()
     return 0, "ok", json.dumps({"data": what, "rows": [r.__dict__ for r in rows]}) if world.lead else ""
 
 

@@ -63,3 +63,25 @@ def test_help_timing_and_missing_config(tmp_path):
     assert 0 < t < 60
     (extra,) = default_train(tmp_path / "none.toml", None)
     assert extra.value is None and "not found" in extra.note
+
+
+def test_bench_procs_takes_process_counts_only():
+    from typer.testing import CliRunner
+
+    from mnist_scratch.cli import app
+
+    for bad in ("0", "1,x", ""):
+        r = CliRunner().invoke(app, ["bench", "--procs", bad])
+        assert r.exit_code == 2 and "--procs must be process counts" in r.output, r.output
+
+
+def test_parallel_bench_times_both_paths_in_one_process(tmp_path):
+    from mnist_scratch.bench.parallel import SETTINGS, run_parallel_bench
+
+    res = run_parallel_bench([1], total_threads=1, steps=3, repeats=2, data_dir=tmp_path, timeout=240)
+    assert [(r.setting, r.procs, r.path) for r in res.rows] == [
+        (s.name, 1, p) for s in SETTINGS for p in ("split", "fused")]
+    assert "synthetic" in res.data  # an empty --data-dir: no download, synthetic rows
+    for r in res.rows:
+        assert len(r.step_seconds) == 2 and r.steps_per_s > 0 and res.scaling(r) > 0
+        assert (len(r.reduce_share) == 2 and all(0 <= x < 1 for x in r.reduce_share)) == (r.path == "split")
