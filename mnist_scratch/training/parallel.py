@@ -104,10 +104,11 @@ class DataParallel:
             self.buf[:-1].zero_()
         self.buf[-1] = 1.0 if self.want_stop() else 0.0
         self.steps += 1
-        t0 = time.perf_counter() if self.timed else 0.0
-        collective(f"step {self.steps}", lambda: dist.all_reduce(self.buf))
-        if self.timed:
-            self.reduce_seconds += time.perf_counter() - t0
+        if self.world > 1:  # one rank holds the sum already; gloo would still hand the buffer to its thread
+            t0 = time.perf_counter() if self.timed else 0.0
+            collective(f"step {self.steps}", lambda: dist.all_reduce(self.buf))
+            if self.timed:
+                self.reduce_seconds += time.perf_counter() - t0
         self.stop_agreed = bool(self.buf[-1] > 0)
         self._update(lr)
         return self.buf[-2].clone()
