@@ -38,7 +38,7 @@ def run_rank(p, world, show: Show) -> bool:
         if world.lead:
             collective("the wait for rank 0's data", dist.barrier)
         display = report.TableHooks(progress=not show.no_progress) if world.lead and not show.as_json else Hooks()
-        run = runs.train_run(p, data, display, world)
+        run = runs.train_run(p, data, display, world=world)
     if world.lead:
         report.render(run, as_json=show.as_json)
         if show.plot is not None and run.history:
