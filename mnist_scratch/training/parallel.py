@@ -114,12 +114,15 @@ class DataParallel:
         return self.buf[-2].clone()
 
     def predict(self, x: Tensor) -> Tensor:
+        """The wrapped engine's output for x (every rank holds the whole model)."""
         return self.engine.predict(x)
 
     def state(self) -> dict[str, Tensor]:
+        """The wrapped engine's parameters and momentum buffers: the same on every rank."""
         return self.engine.state()
 
     def load_state(self, state: dict[str, Tensor]) -> None:
+        """Load the same state into every rank's engine: a checkpoint of any number of processes."""
         self.engine.load_state(state)
 
     def agree(self, state: dict[str, Tensor], epoch: int) -> None:
