@@ -15,6 +15,7 @@ class Show:
     as_json: bool
     no_progress: bool
     plot: "Path | None"
+    target_acc: "float | None" = None  # --target-acc: rank 0 checks the best valid accuracy (exit 3 below it)
 
 
 def run_rank(p, world, show: Show) -> bool:
@@ -24,7 +25,7 @@ def run_rank(p, world, show: Show) -> bool:
 
     from mnist_scratch.data import load_dataset
     from mnist_scratch.report import train as report
-    from mnist_scratch.training import distributed, runs
+    from mnist_scratch.training import distributed, runs, target
     from mnist_scratch.training.fit import Hooks
     from mnist_scratch.training.parallel import collective
 
@@ -40,11 +41,14 @@ def run_rank(p, world, show: Show) -> bool:
         display = report.TableHooks(progress=not show.no_progress) if world.lead and not show.as_json else Hooks()
         run = runs.train_run(p, data, display, world=world)
     if world.lead:
-        report.render(run, as_json=show.as_json)
+        gate = None if show.target_acc is None else target.gate(run.history, show.target_acc)
+        report.render(run, as_json=show.as_json, gate=gate)
         if show.plot is not None and run.history:
             from mnist_scratch.report.plots import plot_history
 
             plot_history(run.history, show.plot)
+        if not run.interrupted:
+            target.enforce(gate)
     return run.interrupted
 
 

@@ -92,7 +92,7 @@ def train(
     if world is not None or p.cfg.procs > 1:  # torchrun started this process, or --procs starts the workers
         if rules is not None:
             raise UsageError("--rules trains in one process: drop --procs")
-        show = ranks.Show(data_dir, as_json, no_progress, plot)
+        show = ranks.Show(data_dir, as_json, no_progress, plot, target_acc)
         if plot is not None:
             from mnist_scratch.report.plots import check_available
 
