@@ -1,6 +1,8 @@
 """`train` in more than one process: the launcher side (`--procs N`) and every rank's side (torchrun's too)."""
 
+import contextlib
 import dataclasses
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,10 @@ def run_rank(p, world, show: Show) -> bool:
         if world.lead:
             collective("the wait for rank 0's data", dist.barrier)
         display = report.TableHooks(progress=not show.no_progress) if world.lead and not show.as_json else Hooks()
+        with contextlib.suppress(ValueError):  # not the main thread: Ctrl-C stays as it is
+            # fit turns a Ctrl-C into a stop request; once it returns, a second SIGINT (a terminal's reaches the
+            # workers and the launcher, which passes its own on) must not cut rank 0's table short
+            signal.signal(signal.SIGINT, lambda signum, frame: None)
         run = runs.train_run(p, data, display, world=world)
     if world.lead:
         gate = None if show.target_acc is None else target.gate(run.history, show.target_acc)
