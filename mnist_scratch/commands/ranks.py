@@ -20,12 +20,14 @@ class Show:
     target_acc: "float | None" = None  # --target-acc: rank 0 checks the best valid accuracy (exit 3 below it)
 
 
-def run_rank(p, world, show: Show) -> bool:
-    """Join the other ranks, train this one's share of every batch; rank 0 renders. True when interrupted."""
+def run_rank(p, world, show: Show) -> int:
+    """Join the other ranks, train this one's share of every batch; rank 0 renders. The exit code: 0, or 130/143
+    after a Ctrl-C/SIGTERM (the ranks stop together)."""
     import torch
     import torch.distributed as dist
 
     from mnist_scratch.data import load_dataset
+    from mnist_scratch.interrupts import EXIT_CODES
     from mnist_scratch.report import train as report
     from mnist_scratch.training import distributed, runs, target
     from mnist_scratch.training.fit import Hooks
@@ -55,7 +57,7 @@ def run_rank(p, world, show: Show) -> bool:
             plot_history(run.history, show.plot)
         if not run.interrupted:
             target.enforce(gate)
-    return run.interrupted
+    return EXIT_CODES.get(run.signal, 130) if run.interrupted else 0
 
 
 def under_torchrun(p, world, typed_procs: "int | None", show: Show) -> int:
@@ -68,7 +70,7 @@ def under_torchrun(p, world, typed_procs: "int | None", show: Show) -> int:
     p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, procs=world.size))
     check(p.cfg)
     try:
-        return 130 if run_rank(p, world, show) else 0
+        return run_rank(p, world, show)
     except PeerLostError:  # this rank's own view: it names itself
         raise
     except MnistScratchError as e:  # raised alike on every rank (same data, same reduced loss): rank 0 says it
@@ -79,19 +81,21 @@ def under_torchrun(p, world, typed_procs: "int | None", show: Show) -> int:
 
 def spawned(p, resumed: bool, show: Show) -> tuple[int, str, str]:
     """A worker started by `--procs`: (exit code, outcome, message) for the launcher, which prints one line."""
+    from mnist_scratch.interrupts import exit_code
     from mnist_scratch.training import checkpoint, distributed
 
     world = distributed.from_env()
     try:
         if resumed:  # the checkpoint is read here rather than shipped through a pipe
             p = dataclasses.replace(p, ckpt=checkpoint.load(p.out))
-        return (130, "interrupted", "") if run_rank(p, world, show) else (0, "ok", "")
+        code = run_rank(p, world, show)
+        return (code, "interrupted", "") if code else (0, "ok", "")
     except PeerLostError as e:
         return 1, "lost", str(e)
     except MnistScratchError as e:
         return e.exit_code, "error", str(e)
-    except KeyboardInterrupt:  # Ctrl-C before training started
-        return 130, "interrupted", ""
+    except KeyboardInterrupt as e:  # Ctrl-C (or SIGTERM, as Terminated) before training started
+        return exit_code(e), "interrupted", ""
     except Exception as e:  # noqa: BLE001 - one line, as cli.py does
         return 1, "error", f"unexpected error on rank {world.rank}: {type(e).__name__}: {e}"
 

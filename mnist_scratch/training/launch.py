@@ -87,7 +87,7 @@ def launch(n: int, fn: Callable, args: tuple, timeout: float, limit: "float | No
             if len(done) != (last_exit or (0, 0))[0]:
                 last_exit = (len(done), now)
             reports = {r: _reported(store, r) for r, _ in done}
-            failed = [r for r, p in done if p.exitcode not in (0, 130) or reports[r] is None]
+            failed = [r for r, p in done if reports[r] is None or reports[r][0] not in ("ok", "interrupted")]
             if failed and deadline[0] is None:
                 deadline[0] = now + timeout + SLACK
             gave_up = done and all(reports[r] is not None and reports[r][0] == "lost" for r, _ in done)
@@ -120,11 +120,12 @@ def explain(outcomes: list[Outcome], timeout: float) -> tuple["str | None", int]
         if o.hung:
             return (f"rank {o.rank} (pid {o.pid}) stopped responding: the other ranks gave up on it after the "
                     f"{timeout:g} s process-group timeout (--dist-timeout), and it was killed"), 1
-        if o.kind is None and o.exitcode not in (0, 130):
+        if o.kind is None and o.exitcode != 0:
             how = (f"killed by {signal.Signals(-o.exitcode).name}" if o.exitcode and o.exitcode < 0
                    else f"exit code {o.exitcode}")
             return f"rank {o.rank} (pid {o.pid}) died ({how}); the other ranks stopped", 1
     lost = [o for o in outcomes if o.kind == "lost"]
     if lost:
         return lost[0].text, 1
-    return None, 130 if any(o.kind == "interrupted" or o.exitcode == 130 for o in outcomes) else 0
+    stopped = [o.exitcode for o in outcomes if o.kind == "interrupted"]  # 130 after Ctrl-C, 143 after SIGTERM
+    return None, stopped[0] if stopped else 0
