@@ -58,7 +58,7 @@ def _reported(store, rank: int) -> "tuple[str, str] | None":
 def launch(n: int, fn: Callable, args: tuple, timeout: float, limit: "float | None" = None) -> list[Outcome]:
     """Run fn(*args) in n spawned workers (ranks 0..n-1); wait for all, never longer than the timeouts allow.
 
-    Ctrl-C here is passed on to every worker (they stop together after the current step). After a failure
+    Ctrl-C or SIGTERM here is passed on to every worker (they stop together after the current step). After a failure
     (a worker gone without a report, or with an error) the others get timeout + SLACK seconds to stop; a worker
     alive when every other one has given up on it is the hung one: it is killed. limit: seconds after which every
     worker still running is killed and counted as hung (tests and benchmarks: never an unbounded wait).
@@ -68,16 +68,18 @@ def launch(n: int, fn: Callable, args: tuple, timeout: float, limit: "float | No
     procs, hung, deadline = ctx.processes, set(), [None]
     end = None if limit is None else time.monotonic() + limit
 
-    def forward(signum, frame):  # a terminal's Ctrl-C reaches the workers too; a kill -INT of this pid may not
+    def forward(signum, frame):  # a terminal's Ctrl-C reaches the workers too; a kill of this pid does not
         for p in procs:
             if p.exitcode is None:
-                os.kill(p.pid, signal.SIGINT)
+                os.kill(p.pid, signum)
         deadline[0] = deadline[0] or time.monotonic() + timeout + SLACK
 
+    old = {}
     try:
-        old = signal.signal(signal.SIGINT, forward)
+        for s in (signal.SIGINT, signal.SIGTERM):
+            old[s] = signal.signal(s, forward)
     except ValueError:  # not the main thread
-        old = None
+        pass
     try:
         last_exit = None
         while any(p.exitcode is None for p in procs):
@@ -98,8 +100,8 @@ def launch(n: int, fn: Callable, args: tuple, timeout: float, limit: "float | No
                         p.kill()
                         p.join(5)
     finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
         for p in procs:
             if p.exitcode is None:
                 p.kill()
