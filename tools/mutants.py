@@ -85,12 +85,17 @@ def globbed(patterns: list[str]) -> list[str]:
     return sorted({str(p.relative_to(ROOT)) for pat in patterns for p in ROOT.glob(pat)})
 
 
-def prepare(name: str, sources: list[str], tests: list[str]) -> Path:
-    """A fresh scratch copy of the package, the tests and a pyproject.toml that configures mutmut for the target."""
+def prepare(name: str, sources: list[str], tests: list[str], keep: bool) -> Path:
+    """A scratch copy of the package, the tests and a pyproject.toml that configures mutmut for the target.
+
+    keep: leave mutmut's previous results (work/mutants) in place; the package and the tests are copied afresh.
+    """
     work = SCRATCH / name
-    shutil.rmtree(work, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for d in ("mnist_scratch", "tests"):
+        shutil.rmtree(work / d, ignore_errors=True)
         shutil.copytree(ROOT / d, work / d, ignore=ignore)
     folders = sorted({str(Path(s).parent) for s in sources})
     cfg = "\n".join(
@@ -119,21 +124,30 @@ def mutmut(work: Path, *args: str, log=None, timeout: float = 600) -> str:
     return r.stdout or ""
 
 
-def run_target(name: str, target: Target, jobs: int, equivalent: dict[str, tuple[str, str]]) -> Report:
-    """Mutate the target, run its tests against every mutant, sort the results."""
+def results(work: Path) -> list[tuple[str, str]]:
+    """(mutant id, mutmut's status) for every mutant of the last run in work."""
+    lines = mutmut(work, "results", "--all", "true").splitlines()
+    return [m.groups() for line in lines if (m := re.fullmatch(r"\s*(\S+): (.+)", line))]
+
+
+def run_target(name: str, target: Target, jobs: int, equivalent: dict[str, tuple[str, str]], recheck: bool) -> Report:
+    """Mutate the target, run its tests against every mutant (or only the last run's survivors), sort the results."""
     rep, t0 = Report(name), time.monotonic()
     sources, tests = globbed(target.sources), globbed(target.tests)
     if not sources or not tests:
         rep.note = "skipped: " + ("no such source yet" if not sources else "no tests match " + " ".join(target.tests))
         return rep
-    work = prepare(name, sources, tests)
+    work = SCRATCH / name
+    again = []
+    if recheck:
+        if not (work / "mutants").is_dir():
+            sys.exit(f"--recheck: no previous run of {name} in {work}; run without --recheck first")
+        again = [mid for mid, status in results(work) if status not in KILLED and mid not in equivalent]
+    prepare(name, sources, tests, keep=recheck)
     with open(work / "mutmut.log", "w", encoding="utf-8") as log:
-        mutmut(work, "run", "--max-children", str(jobs), log=log, timeout=4 * 3600)
-    for line in mutmut(work, "results", "--all", "true").splitlines():
-        m = re.fullmatch(r"\s*(\S+): (.+)", line)
-        if not m:
-            continue
-        mid, status = m.groups()
+        if again or not recheck:
+            mutmut(work, "run", "--max-children", str(jobs), *again, log=log, timeout=4 * 3600)
+    for mid, status in results(work):
         rep.total += 1
         if status in KILLED:
             rep.killed += 1
@@ -152,6 +166,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("targets", nargs="*", metavar="TARGET", help="any of: " + " ".join(TARGETS) + " (default: all)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    ap.add_argument("--recheck", action="store_true",
+                    help="re-test only the last run's survivors (after adding tests), keeping its other results")
     a = ap.parse_args()
     if unknown := [t for t in a.targets if t not in TARGETS]:
         ap.error(f"unknown target {' '.join(unknown)}; known: {' '.join(TARGETS)}")
@@ -160,7 +176,7 @@ def main() -> int:
     reports = []
     for name in a.targets or TARGETS:  # one target at a time: each already uses --jobs processes
         print(f"== {name}", flush=True)
-        rep = run_target(name, TARGETS[name], a.jobs, equivalent)
+        rep = run_target(name, TARGETS[name], a.jobs, equivalent, a.recheck)
         reports.append(rep)
         for mid, status, diff in rep.survivors:
             print(f"SURVIVOR {mid}: {status}\n{diff}", flush=True)
