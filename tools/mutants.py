@@ -138,12 +138,18 @@ def run_target(name: str, target: Target, jobs: int, equivalent: dict[str, tuple
         rep.note = "skipped: " + ("no such source yet" if not sources else "no tests match " + " ".join(target.tests))
         return rep
     work = SCRATCH / name
-    again = []
+    again, selection = [], work / "test-selection.txt"
+    if recheck and not (work / "mutants").is_dir():
+        print(f"   --recheck: no previous run of {name}; running every mutant", flush=True)
+        recheck = False
+    elif recheck and (not selection.exists() or selection.read_text("utf-8").split() != tests):
+        # mutmut throws away every verdict when the set of test files changes: only a full run is honest then
+        print(f"   --recheck: the test files of {name} changed since the last run; running every mutant", flush=True)
+        recheck = False
     if recheck:
-        if not (work / "mutants").is_dir():
-            sys.exit(f"--recheck: no previous run of {name} in {work}; run without --recheck first")
         again = [mid for mid, status in results(work) if status not in KILLED and mid not in equivalent]
     prepare(name, sources, tests, keep=recheck)
+    selection.write_text("\n".join(tests) + "\n", "utf-8")
     with open(work / "mutmut.log", "w", encoding="utf-8") as log:
         if again or not recheck:
             mutmut(work, "run", "--max-children", str(jobs), *again, log=log, timeout=4 * 3600)
