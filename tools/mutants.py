@@ -97,11 +97,10 @@ def prepare(name: str, sources: list[str], tests: list[str], keep: bool) -> Path
     for d in ("mnist_scratch", "tests"):
         shutil.rmtree(work / d, ignore_errors=True)
         shutil.copytree(ROOT / d, work / d, ignore=ignore)
-    folders = sorted({str(Path(s).parent) for s in sources})
     cfg = "\n".join(
         [
             "\n[tool.mutmut]",
-            f"source_paths = {folders!r}",
+            'source_paths = ["mnist_scratch"]  # the whole package is copied (imports need it), only_mutate is mutated',
             f"only_mutate = {sources!r}",
             f"pytest_add_cli_args_test_selection = {tests!r}",
             f"pytest_add_cli_args = {PYTEST_ARGS!r}",

@@ -159,6 +159,21 @@ def test_fd_checks_a_relu_kink_one_sided_and_the_central_quotient_would_fool_it(
     assert abs(num - ana) > gc.FD_ATOL + gc.FD_RTOL * abs(num)
 
 
+def test_one_seed_draws_the_same_batch_and_fd_entries_whatever_the_global_rng():
+    """Mistake: randperm without generator=... in sample_batch or fd_rows: the rows drawn and the entries sampled
+    would follow the global RNG, so one --seed would not reproduce one check."""
+    x, y = batch(bs=40, n_in=12)
+    draws = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        xb, yb = gc.sample_batch(x, y, 8, generator=torch.Generator().manual_seed(3))
+        check = gc.gradcheck(xb, yb, nh=(6,), loss="ce", seed=3, dtype=torch.float64, fd=True, samples=3)
+        draws.append((xb, yb, [r for r in check.rows if r.kind == "fd"]))
+    (xa, ya, fa), (xb, yb, fb) = draws
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert fa == fb  # same sampled entries: the same differences to the last bit
+
+
 # ---------------------------------------------------------------- the command
 
 
