@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from mnist_scratch import gradcheck as gc
 from mnist_scratch.errors import DataError
+from mnist_scratch.gradcheck.finitediff import _fd_row
 from mnist_scratch.lesson.nn import Lin, Mse, Relu, make_model
 
 
@@ -170,6 +171,15 @@ def test_a_parameter_whose_every_entry_crosses_a_kink_gets_a_failing_no_entry_ro
     inf = float("inf")
     assert rows["lin1.w"] == gc.GradRow("lin1.w", (5, 6), "fd", None, False, inf, inf, False, 0, 30, "no entry")
     assert rows["lin1.b"] == gc.GradRow("lin1.b", (6,), "fd", None, False, inf, inf, False, 0, 6, "no entry")
+
+
+@pytest.mark.parametrize("rel,ok", [(0.0, True), (5e-4, True), (5e-3, False)])
+def test_fd_row_uses_gradchecks_tolerance_and_reports_allclose(rel, ok):
+    """Mistakes: the fd comparison without rtol=FD_RTOL (allclose's default 1e-5 fails correct float64 differences,
+    whose error is ~h^2 relative), or the row's allclose field not set from the comparison."""
+    num = torch.tensor([0.5, -2.0, 3.0], dtype=torch.float64)
+    row = _fd_row("w", (3,), num * (1 + rel), num, 0)
+    assert row.allclose is ok and row.ok is ok and row.checked == 3 and row.kind == "fd"
 
 
 def test_one_seed_draws_the_same_batch_and_fd_entries_whatever_the_global_rng():
