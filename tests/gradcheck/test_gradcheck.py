@@ -182,6 +182,28 @@ def test_fd_row_uses_gradchecks_tolerance_and_reports_allclose(rel, ok):
     assert row.allclose is ok and row.ok is ok and row.checked == 3 and row.kind == "fd"
 
 
+def test_fd_samples_20_entries_per_parameter_by_default():
+    """Mistake: another library default for samples than the command's --samples 20: the two would disagree."""
+    x, targ = batch(bs=4, n_in=10)
+    check = gc.gradcheck(x, targ, nh=(8,), loss="ce", seed=0, dtype=torch.float64, fd=True)
+    fd = {r.name: r.checked for r in check.rows if r.kind == "fd"}
+    assert fd == {"lin1.w": 20, "lin1.b": 8, "lin2.w": 20, "lin2.b": 10}
+
+
+def test_the_model_is_built_on_the_batch_device(monkeypatch):
+    """Mistake: make_model without device=x.device: on a GPU the model would stay on the CPU, away from the batch."""
+    seen = []
+
+    def spy(*args, **kw):
+        seen.append(kw.get("device"))
+        return make_model(*args, **kw)
+
+    monkeypatch.setattr(gc, "make_model", spy)
+    x, targ = batch(bs=4, n_in=10)
+    gc.gradcheck(x, targ, nh=(8,), loss="ce", seed=0)
+    assert seen == [x.device]
+
+
 def test_one_seed_draws_the_same_batch_and_fd_entries_whatever_the_global_rng():
     """Mistake: randperm without generator=... in sample_batch or fd_rows: the rows drawn and the entries sampled
     would follow the global RNG, so one --seed would not reproduce one check."""
