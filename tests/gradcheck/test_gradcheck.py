@@ -160,6 +160,15 @@ def test_fd_checks_a_relu_kink_one_sided_and_the_central_quotient_would_fool_it(
     assert abs(num - ana) > gc.FD_ATOL + gc.FD_RTOL * abs(num)
 
 
+def test_compare_reports_autograds_shape_and_a_missing_autograd_gradient():
+    """Mistakes: a row's shape taken from the manual gradient when both exist (a misshapen .g would then be shown
+    with its own wrong shape), or a crash when autograd has no gradient for a tensor the manual pass filled."""
+    row = gc.compare("a", torch.ones(2), torch.ones(3), rtol=1e-5, atol=1e-7)
+    assert row.shape == (3,) and row.note == "shape differs" and not row.ok
+    row = gc.compare("a", torch.ones(2), None, rtol=1e-5, atol=1e-7)
+    assert row.shape == (2,) and row.note == "no autograd gradient" and not row.ok
+
+
 def test_a_parameter_with_no_usable_entry_gets_a_failing_no_entry_row():
     """Mistake: a wrong field in the "no entry" row: when every sampled entry was skipped (both steps cross a
     kink), the row must say so and fail, not pass with nothing checked."""
