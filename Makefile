@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench mutants clean
 
 setup: $(VENV)/.installed
 
@@ -24,8 +24,15 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Mutation testing of the math and the checkers (tools/mutants.py): tens of minutes, so not in `make test` or CI.
+# `make mutants TARGETS="nn engines" JOBS=1` narrows it; survivors not listed in tools/mutants/equivalent.txt fail.
+JOBS ?= 2
+TARGETS ?=
+mutants: setup
+	$(BIN)/python tools/mutants.py --jobs $(JOBS) $(TARGETS)
+
 lint: setup
 	$(BIN)/ruff check mnist_scratch tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mutants

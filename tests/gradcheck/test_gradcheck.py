@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from mnist_scratch import gradcheck as gc
 from mnist_scratch.errors import DataError
+from mnist_scratch.gradcheck.finitediff import _fd_row
 from mnist_scratch.lesson.nn import Lin, Mse, Relu, make_model
 
 
@@ -157,6 +158,70 @@ def test_fd_checks_a_relu_kink_one_sided_and_the_central_quotient_would_fool_it(
         fm = model(x, targ).item()
     num, ana = (fp - fm) / (2 * h), lin1.b.g[0].item()
     assert abs(num - ana) > gc.FD_ATOL + gc.FD_RTOL * abs(num)
+
+
+def test_compare_reports_autograds_shape_and_a_missing_autograd_gradient():
+    """Mistakes: a row's shape taken from the manual gradient when both exist (a misshapen .g would then be shown
+    with its own wrong shape), or a crash when autograd has no gradient for a tensor the manual pass filled."""
+    row = gc.compare("a", torch.ones(2), torch.ones(3), rtol=1e-5, atol=1e-7)
+    assert row.shape == (3,) and row.note == "shape differs" and not row.ok
+    row = gc.compare("a", torch.ones(2), None, rtol=1e-5, atol=1e-7)
+    assert row.shape == (2,) and row.note == "no autograd gradient" and not row.ok
+
+
+def test_a_parameter_with_no_usable_entry_gets_a_failing_no_entry_row():
+    """Mistake: a wrong field in the "no entry" row: when every sampled entry was skipped (both steps cross a
+    kink), the row must say so and fail, not pass with nothing checked."""
+    empty = torch.tensor([], dtype=torch.float64)
+    inf = float("inf")
+    row = _fd_row("lin1.w", (5, 6), empty, empty, 30)
+    assert row == gc.GradRow("lin1.w", (5, 6), "fd", None, False, inf, inf, False, 0, 30, "no entry")
+
+
+@pytest.mark.parametrize("rel,ok", [(0.0, True), (5e-4, True), (5e-3, False)])
+def test_fd_row_uses_gradchecks_tolerance_and_reports_allclose(rel, ok):
+    """Mistakes: the fd comparison without rtol=FD_RTOL (allclose's default 1e-5 fails correct float64 differences,
+    whose error is ~h^2 relative), or the row's allclose field not set from the comparison."""
+    num = torch.tensor([0.5, -2.0, 3.0], dtype=torch.float64)
+    row = _fd_row("w", (3,), num * (1 + rel), num, 0)
+    assert row.allclose is ok and row.ok is ok and row.checked == 3 and row.kind == "fd"
+
+
+def test_fd_samples_20_entries_per_parameter_by_default():
+    """Mistake: another library default for samples than the command's --samples 20: the two would disagree."""
+    x, targ = batch(bs=4, n_in=10)
+    check = gc.gradcheck(x, targ, nh=(8,), loss="ce", seed=0, dtype=torch.float64, fd=True)
+    fd = {r.name: r.checked for r in check.rows if r.kind == "fd"}
+    assert fd == {"lin1.w": 20, "lin1.b": 8, "lin2.w": 20, "lin2.b": 10}
+
+
+def test_the_model_is_built_on_the_batch_device(monkeypatch):
+    """Mistake: make_model without device=x.device: on a GPU the model would stay on the CPU, away from the batch."""
+    seen = []
+
+    def spy(*args, **kw):
+        seen.append(kw.get("device"))
+        return make_model(*args, **kw)
+
+    monkeypatch.setattr(gc, "make_model", spy)
+    x, targ = batch(bs=4, n_in=10)
+    gc.gradcheck(x, targ, nh=(8,), loss="ce", seed=0)
+    assert seen == [x.device]
+
+
+def test_one_seed_draws_the_same_batch_and_fd_entries_whatever_the_global_rng():
+    """Mistake: randperm without generator=... in sample_batch or fd_rows: the rows drawn and the entries sampled
+    would follow the global RNG, so one --seed would not reproduce one check."""
+    x, y = batch(bs=40, n_in=12)
+    draws = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        xb, yb = gc.sample_batch(x, y, 8, generator=torch.Generator().manual_seed(3))
+        check = gc.gradcheck(xb, yb, nh=(6,), loss="ce", seed=3, dtype=torch.float64, fd=True, samples=3)
+        draws.append((xb, yb, [r for r in check.rows if r.kind == "fd"]))
+    (xa, ya, fa), (xb, yb, fb) = draws
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert fa == fb  # same sampled entries: the same differences to the last bit
 
 
 # ---------------------------------------------------------------- the command

@@ -164,3 +164,38 @@ def test_non_finite_loss_names_its_step_when_read_back_late(monkeypatch, every):
     with pytest.raises(TrainingError) as e2:
         fit(FusedEngine(make(cfg.nh, cfg.loss), cfg), small_data(), cfg)
     assert "learning rate" in str(e1.value) and str(e1.value) == str(e2.value)
+
+
+# ------------------------------------------------- mistakes found by `make mutants`, each named in its docstring
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_buffers_live_on_the_model_device_whatever_the_default_device(momentum):
+    """Mistake: the flat parameter tensor or a batch buffer (activations, gradients, the ones vector, the -1 row)
+    allocated without device=...: it would land on the default device (torch.set_default_device) instead of the
+    model's."""
+    cfg = TrainConfig(nh=(8,), momentum=momentum)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(6, 10, generator=g), torch.randint(0, 10, (6,), generator=g)
+    plain = FusedEngine(make(cfg.nh, cfg.loss, n_in=10), cfg)
+    loss = plain.step(x, y, 0.1)
+    model = make(cfg.nh, cfg.loss, n_in=10)
+    with torch.device("meta"):  # meta: a default device other than the model's, on any build
+        moved = FusedEngine(model, cfg)
+        loss_moved = moved.step(x, y, 0.1)
+    buf = moved.bufs[6]
+    assert {t.device.type for t in (moved.flat, *buf.out, *buf.g, buf.ones, buf.neg)} == {"cpu"}
+    assert torch.equal(loss_moved, loss)
+    for k, v in plain.state().items():
+        assert torch.equal(moved.state()[k], v), k
+
+
+def test_state_is_contiguous_copies_sharing_no_memory():
+    """Mistake: clone() without memory_format=contiguous keeps the transposed strides of the w.T views:
+    safetensors refuses to save non-contiguous tensors, so every checkpoint of the manual engine would fail."""
+    cfg = TrainConfig(nh=(8, 4), momentum=0.9)
+    fast = FusedEngine(make(cfg.nh, cfg.loss, n_in=10), cfg)
+    state = fast.state()
+    assert all(v.is_contiguous() for v in state.values()), [k for k, v in state.items() if not v.is_contiguous()]
+    live = {t.untyped_storage().data_ptr() for t in (fast.flat, fast.mom)}
+    assert not {v.untyped_storage().data_ptr() for v in state.values()} & live
