@@ -54,9 +54,6 @@ def gradcheck(
         x, targ, nh=cfg.nh, loss=cfg.loss, seed=cfg.seed, dtype=getattr(torch, dtype), fd=fd, samples=samples
     )
     meta = {"nh": list(cfg.nh), "loss": cfg.loss, "dtype": dtype, "bs": cfg.bs, "seed": cfg.seed, "data": source}
-    if as_json:
-        report.render_json(check, meta)
-    else:
-        report.render(check, meta)
+    report.render(check, as_json=as_json, meta=meta)
     if not check.ok:
         raise typer.Exit(1)

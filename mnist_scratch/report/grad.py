@@ -37,8 +37,14 @@ def _table(rows: list[GradRow], title: str) -> Table:
     return t
 
 
-def render(check: GradCheck, meta: dict[str, Any]) -> None:
-    """Tables (manual vs autograd; vs finite differences when run) and one summary line."""
+def render(check: GradCheck, *, as_json: bool = False, meta: "dict[str, Any] | None" = None) -> None:
+    """Tables (manual vs autograd; vs finite differences when run) and one summary line; or one JSON object.
+
+    meta: the setup (nh, loss, dtype, bs, seed, data) printed above the tables and merged into the JSON.
+    """
+    meta = meta or {}
+    if as_json:
+        return _json(check, meta)
     con = stdout()
     setup = ", ".join(f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in meta.items())
     ag = [r for r in check.rows if r.kind == "autograd"]
@@ -63,7 +69,7 @@ def render(check: GradCheck, meta: dict[str, Any]) -> None:
             con.print(f"first wrong in backward order: the gradient of [bold]{check.first_wrong}[/]{before}")
 
 
-def render_json(check: GradCheck, meta: dict[str, Any]) -> None:
+def _json(check: GradCheck, meta: dict[str, Any]) -> None:
     """One JSON object: ok, the setup, tolerances and one object per row."""
     rows = [
         {

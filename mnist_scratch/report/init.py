@@ -46,7 +46,7 @@ def _table(r: InitStats, what: str, footer: bool) -> Table:
     return t
 
 
-def render(r: InitStats, as_json: bool = False) -> None:
+def render(r: InitStats, *, as_json: bool = False) -> None:
     """Print the std table (with verdicts), the mean table and what each scheme draws; or JSON."""
     if as_json:
         print_json(to_dict(r))

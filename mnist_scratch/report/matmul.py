@@ -47,7 +47,7 @@ def to_dict(r: MatmulResult) -> dict:
     }
 
 
-def render(r: MatmulResult, as_json: bool = False) -> None:
+def render(r: MatmulResult, *, as_json: bool = False) -> None:
     """Print the table (or JSON) for one matmul run."""
     if as_json:
         print_json(to_dict(r))
