@@ -1,8 +1,11 @@
-"""Timing training steps: the fused manual engine beside PyTorch autograd, the readable reference and the GEMM floor.
+"""Timing training steps: the fused manual engine beside PyTorch autograd, the readable reference and two floors.
 
 Pure measuring code: returns dataclasses, prints nothing. Every engine trains the same model (same init) on the
 same batches for the same number of steps, gathered and checked as fit() does; the engines are interleaved and
-repeated, and each figure is seconds per epoch (ceil(50000 / bs) full batches).
+repeated, and each figure is seconds per epoch (ceil(50000 / bs) full batches). The floors: "floor" is the step's
+matmuls alone; "gather_floor" runs them in fit's own step loop, after the batch gather every trainer pays (random
+rows of the training set copied into a buffer, mostly from main memory), so what lies between it and an engine is
+the engine's own work outside its matmuls.
 """
 
 import math
@@ -66,7 +69,7 @@ class Case:
     steps: int  # timed steps per repeat (scaled to an epoch)
     epoch_steps: int
     flops: float
-    timings: dict[str, Timing]  # the ROWS and "floor"
+    timings: dict[str, Timing]  # the ROWS, "floor" and "gather_floor"
 
     def ratio(self, a: str, b: str, stat: str = "median") -> float:
         """a over b, by median (or by min: the least disturbed runs, robust when other work slows some down)."""
@@ -118,6 +121,19 @@ def floor_step(shapes, device, dtype=torch.float32, trials: int = 20) -> Callabl
     return step
 
 
+class FloorEngine:
+    """The GEMM floor as an engine, so fit's Stepper drives it: its batch gathered, the step's matmuls, a loss read."""
+
+    name = "floor"
+
+    def __init__(self, floor: Callable[[], None], device: torch.device):
+        self.floor, self.loss = floor, torch.zeros((), device=device)
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
+        self.floor()
+        return self.loss
+
+
 def run_steps(engine, x, y, batches, steps: int, lr: float, every: int, plain: bool = False) -> float:
     """Seconds for `steps` training steps as fit() runs them (fit's Stepper); plain: x[idx] batches instead."""
     step = Stepper(engine, x, y, len(batches[0]), every, plain)
@@ -147,6 +163,8 @@ def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float
     shapes = gemm_shapes(s.nh, s.bs)
     floor = floor_step(shapes, device, x.dtype)
     runs["floor"] = lambda n: seconds(floor, n, device)
+    gather_floor = FloorEngine(floor, device)  # everything fit's loop does but the engine's work outside its GEMMs
+    runs["gather_floor"] = lambda n: run_steps(gather_floor, x, y, batches, n, lr, every)
     for run in runs.values():  # warm-up
         run(min(steps, 30))
     times: dict[str, list[float]] = {k: [] for k in runs}

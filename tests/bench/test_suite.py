@@ -3,15 +3,17 @@
 import json
 import math
 
+import pytest
+import torch
 from typer.testing import CliRunner
 
-from mnist_scratch.bench.steps import gemm_shapes
+from mnist_scratch.bench.steps import FloorEngine, gemm_shapes, run_steps
 from mnist_scratch.bench.suite import child_peak_rss, default_train, time_help
 from mnist_scratch.cli import app
 
 runner = CliRunner()
 QUICK = ["bench", "--quick", "--no-extras", "--repeats", "2", "--steps", "3"]
-ROWS = {"manual", "autograd", "twin", "reference", "floor"}
+ROWS = {"manual", "autograd", "twin", "reference", "floor", "gather_floor"}
 
 
 def test_quick_bench_prints_the_tables(tmp_path):
@@ -19,6 +21,7 @@ def test_quick_bench_prints_the_tables(tmp_path):
     r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path)], env={"COLUMNS": "160"})  # empty cache: synthetic
     assert r.exit_code == 0, r.output
     for text in ("seconds per epoch", "manual (fused)", "autograd, plain loop", "GEMM floor", "floor / manual",
+                 "floor + gather", "gather floor / manual",
                  "synthetic data", "threads"):
         assert text in r.stdout, text
 
@@ -34,9 +37,9 @@ def test_quick_bench_json(tmp_path):
     for t in case["seconds_per_epoch"].values():
         assert len(t["runs"]) == 2 and all(v > 0 and math.isfinite(v) for v in t["runs"])
         assert t["min"] <= t["median"] <= t["max"]
-    assert case["manual_over_autograd"] > 0 and case["floor_over_manual"] > 0
+    assert case["manual_over_autograd"] > 0 and case["floor_over_manual"] > 0 and case["gather_floor_over_manual"] > 0
     assert set(case["ratios_of_minimums"]) == {"manual_over_autograd", "manual_over_twin", "floor_over_manual",
-                                               "reference_over_twin"}
+                                               "gather_floor_over_manual", "reference_over_twin"}
     assert case["flops_per_step"] == sum(2 * m * k * n for m, k, n in gemm_shapes((20,), 32))
 
 
@@ -48,6 +51,17 @@ def test_bad_device_is_a_usage_error():
 def test_gemm_shapes_of_a_step():
     assert gemm_shapes((50,), 64) == [(64, 784, 50), (784, 64, 50), (64, 50, 10), (50, 64, 10), (64, 10, 50)]
     assert len(gemm_shapes((30, 20), 8)) == 8  # 3 layers x 2, plus an input gradient for layers 2 and 3
+
+
+def test_gather_floor_gathers_each_batch_then_runs_the_floor():
+    x, y = torch.arange(12.0).view(6, 2), torch.arange(6)
+    batches = [torch.tensor([4, 1]), torch.tensor([0, 5])]
+    seen = []
+    engine = FloorEngine(lambda: seen.append(len(seen)), torch.device("cpu"))
+    t = run_steps(engine, x, y, batches, 3, lr=0.1, every=2)
+    assert seen == [0, 1, 2] and t >= 0 and math.isfinite(t)
+    with pytest.raises(IndexError):  # the rows really are gathered: a row past the end is refused
+        run_steps(engine, x, y, [torch.tensor([6, 0])], 1, lr=0.1, every=1)
 
 
 def test_child_peak_rss_is_the_child_own_memory():
