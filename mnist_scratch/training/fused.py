@@ -13,6 +13,14 @@ Same rules as nn.py (the readable reference), fused and reordered:
 - all parameters are views into one flat tensor, weights first and then every bias side by side (the momentum
   buffers likewise in another), and every layer's out.g is a block of rows of one buffer: so all the bias
   gradients are one matrix-vector product, and weight decay and the momentum step one elementwise op each.
+
+Measured and left out (1 thread, nh 50, bs 64, microseconds a call): the bias of layer 1 folded into its GEMMs needs
+the batch gathered into a (bs, 785) buffer with a ones column, and index_select into that strided view took 12.4
+against 6.9 for the plain gather, more than the 1.8 of the bias op it saves; torch._fused_sgd_ for weight decay and
+momentum took 8.8 against 9.0 for the two elementwise ops; the loss in the (bs, 10) layout (log_softmax over dim 1 of
+the transposed output, then a contiguous nll_loss) took 26.6 against 15.4 for the four loss ops here; private
+bindings (torch._C._nn.nll_loss_nd, the threshold_backward OpOverload's _op, torch._addmm_activation for the ReLU)
+changed the step by less than its run-to-run noise.
 """
 
 import torch

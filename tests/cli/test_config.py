@@ -63,7 +63,7 @@ def test_parse_nh_rejects(value):
         parse_nh(value)
 
 
-@pytest.mark.parametrize("name", ["default", "lesson", "wide"])
+@pytest.mark.parametrize("name", ["default", "lesson", "wide", "speedrun"])
 def test_shipped_configs_load(name):
     cfg = resolve(CONFIGS / f"{name}.toml", {})
     assert isinstance(cfg, TrainConfig)
@@ -73,6 +73,8 @@ def test_shipped_configs_say_what_they_are():
     assert resolve(CONFIGS / "lesson.toml", {}).loss == "mse"
     assert resolve(CONFIGS / "lesson.toml", {}).nh == (50,)
     assert resolve(CONFIGS / "wide.toml", {}).nh == (1000,)
+    speed = resolve("speedrun", {})
+    assert (speed.engine, speed.loss, speed.threads) == ("manual", "ce", 1)
 
 
 def test_threads_key():
