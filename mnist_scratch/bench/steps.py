@@ -23,6 +23,10 @@ from mnist_scratch.training.engines import ENGINES
 from mnist_scratch.training.fit import Stepper, sync_every
 
 N_TRAIN = 50_000
+# "wall": seconds on the wall clock, what a user waits. "cpu": CPU seconds of this process (all its threads), which
+# other processes on a shared machine barely disturb; with one thread it is the step's own work, with more it also
+# counts the time the thread pool spends spinning. Only for the CPU: a GPU's work is not this process's CPU time.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 # timed rows: (engine, batching). "fit": gathered into reused buffers as fit() does; "plain": x[idx], y[idx] as a
 # PyTorch user writes it. "autograd" is that user's loop, the reference for the targets; "twin" isolates the engine.
 ROWS = {"manual": ("manual", "fit"), "autograd": ("autograd", "plain"), "twin": ("autograd", "fit"),
@@ -93,17 +97,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds(fn: Callable[[], None], n: int, device: torch.device) -> float:
-    """Wall seconds of n calls of fn, the device drained before and after."""
+def seconds(fn: Callable[[], None], n: int, device: torch.device, clock=time.perf_counter) -> float:
+    """Seconds (by `clock`) of n calls of fn, the device drained before and after."""
     _sync(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(n):
         fn()
     _sync(device)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
-def floor_step(shapes, device, dtype=torch.float32, trials: int = 20) -> Callable[[], None]:
+def floor_step(shapes, device, dtype=torch.float32, trials: int = 20, clock=time.perf_counter) -> Callable[[], None]:
     """A step of just the matmuls, each in whichever orientation (C = A @ B or C.T = B.T @ A.T) runs faster."""
     g, calls = torch.Generator().manual_seed(0), []
     for m, k, n in shapes:
@@ -112,7 +116,7 @@ def floor_step(shapes, device, dtype=torch.float32, trials: int = 20) -> Callabl
             a, b = torch.randn(rows, k, generator=g), torch.randn(k, cols, generator=g)
             c = torch.empty(rows, cols, device=device, dtype=dtype)
             options.append((a.to(device, dtype), b.to(device, dtype), c))
-        times = [seconds(lambda o=o: torch.mm(o[0], o[1], out=o[2]), trials, device) for o in options]
+        times = [seconds(lambda o=o: torch.mm(o[0], o[1], out=o[2]), trials, device, clock) for o in options]
         calls.append(options[times.index(min(times))])
 
     def step():
@@ -134,20 +138,22 @@ class FloorEngine:
         return self.loss
 
 
-def run_steps(engine, x, y, batches, steps: int, lr: float, every: int, plain: bool = False) -> float:
+def run_steps(engine, x, y, batches, steps: int, lr: float, every: int, plain: bool = False,
+              clock=time.perf_counter) -> float:
     """Seconds for `steps` training steps as fit() runs them (fit's Stepper); plain: x[idx] batches instead."""
     step = Stepper(engine, x, y, len(batches[0]), every, plain)
     _sync(x.device)
-    t0 = time.perf_counter()
+    t0 = clock()
     for k in range(steps):
         if not all(math.isfinite(v) for v in step(batches[k % len(batches)], lr, flush=k == steps - 1)):
             raise TrainingError(f"{engine.name}: non-finite loss while benchmarking")
     _sync(x.device)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
-def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float = 0.1) -> Case:
-    """Time one setting: warm up, then `repeats` rounds of every engine and the floor, in rotating order."""
+def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float = 0.1, clock: str = "wall") -> Case:
+    """Time one setting: warm up, then `repeats` rounds of every engine and the floors, in rotating order."""
+    tick = CLOCKS[clock]
     device = x.device
     epoch_steps = math.ceil(N_TRAIN / s.bs)
     steps = min(steps or epoch_steps, epoch_steps)
@@ -159,12 +165,12 @@ def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float
     for row, (name, batching) in ROWS.items():
         model = make_model(s.nh, "ce", generator=torch.Generator().manual_seed(0), dtype=x.dtype, device=device)
         engine = ENGINES[name](model, cfg)
-        runs[row] = lambda n, e=engine, p=batching == "plain": run_steps(e, x, y, batches, n, lr, every, p)
+        runs[row] = lambda n, e=engine, p=batching == "plain": run_steps(e, x, y, batches, n, lr, every, p, tick)
     shapes = gemm_shapes(s.nh, s.bs)
-    floor = floor_step(shapes, device, x.dtype)
-    runs["floor"] = lambda n: seconds(floor, n, device)
+    floor = floor_step(shapes, device, x.dtype, clock=tick)
+    runs["floor"] = lambda n: seconds(floor, n, device, tick)
     gather_floor = FloorEngine(floor, device)  # everything fit's loop does but the engine's work outside its GEMMs
-    runs["gather_floor"] = lambda n: run_steps(gather_floor, x, y, batches, n, lr, every)
+    runs["gather_floor"] = lambda n: run_steps(gather_floor, x, y, batches, n, lr, every, clock=tick)
     for run in runs.values():  # warm-up
         run(min(steps, 30))
     times: dict[str, list[float]] = {k: [] for k in runs}

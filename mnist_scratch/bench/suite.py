@@ -46,6 +46,7 @@ class BenchResult:
     data: str
     repeats: int
     extras: list[Extra] = field(default_factory=list)
+    clock: str = "wall"  # a key of bench.steps.CLOCKS
 
 
 def bench_data(data_dir: "Path | None", device: torch.device, rows: int = 50_000
@@ -143,15 +144,16 @@ def default_train(config: "str | Path", data_dir: "Path | None") -> list[Extra]:
 
 def run_bench(settings: Sequence[Setting], *, steps: "int | None", repeats: int, device: torch.device,
               data_dir: "Path | None" = None, extras: bool = True, train_config: str = "default",
-              synthetic_rows: int = 50_000, note: Callable[[str], None] = lambda s: None) -> BenchResult:
+              synthetic_rows: int = 50_000, note: Callable[[str], None] = lambda s: None,
+              clock: str = "wall") -> BenchResult:
     """Time every setting (interleaved engines, repeats), then the extras unless extras=False."""
     note("loading the data")
     x, y, data, load_s = bench_data(data_dir, device, synthetic_rows)
     cases = []
     for s in settings:
         note(f"timing {s.name}")
-        cases.append(bench_case(s, x, y, steps=steps, repeats=repeats))
-    res = BenchResult(cases, torch.get_num_threads(), torch.__version__, str(device), data, repeats)
+        cases.append(bench_case(s, x, y, steps=steps, repeats=repeats, clock=clock))
+    res = BenchResult(cases, torch.get_num_threads(), torch.__version__, str(device), data, repeats, clock=clock)
     if not extras:
         return res
     del x, y

@@ -4,7 +4,9 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.commands.common import DataDir, Device, Json
+from mnist_scratch.commands.common import DataDir, Device, Json, choices
+
+Clock = choices("Clock", ("wall", "cpu"))
 
 DEFAULT_CONFIG = "default"
 
@@ -21,6 +23,8 @@ def bench(
     procs: Annotated[str | None, typer.Option(help="Instead: data-parallel training in these numbers of processes, "
                                               "e.g. 1,2 (steps/s, all_reduce share, scaling).", show_default=False)
                      ] = None,
+    clock: Annotated[Clock, typer.Option(help="wall: seconds a user waits; cpu: this process's CPU seconds, "
+                                          "steadier on a shared machine (use with --threads 1).")] = Clock("wall"),
     data_dir: DataDir = None,
     as_json: Json = False,
 ):
@@ -32,12 +36,17 @@ def bench(
 
     from mnist_scratch.bench.steps import QUICK, SETTINGS
     from mnist_scratch.bench.suite import run_bench
+    from mnist_scratch.errors import UsageError
     from mnist_scratch.report import bench as report
     from mnist_scratch.training.runs import resolve_device
 
     dev = resolve_device(device.value)
+    if clock.value == "cpu" and dev.type != "cpu":
+        raise UsageError(f"--clock cpu times only the CPU's work; with --device {device.value} use --clock wall")
     if threads is not None:
         torch.set_num_threads(threads)
+    if procs is not None and clock.value == "cpu":
+        raise UsageError("--clock cpu times this one process; --procs runs several, timed by the wall clock")
     if procs is not None:
         from mnist_scratch.bench.parallel import run_parallel_bench
 
@@ -48,7 +57,7 @@ def bench(
     res = run_bench(QUICK if quick else SETTINGS, steps=steps or (20 if quick else None), repeats=repeats,
                     device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
                     synthetic_rows=5_000 if quick else 50_000,
-                    note=report.note)
+                    note=report.note, clock=clock.value)
     report.render(res, as_json=as_json)
 
 

@@ -35,7 +35,8 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False) -> None
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
             f"{res.repeats} interleaved repeats after a warm-up; data: {res.data}")
-    t = Table(title="seconds per epoch", header_style="bold")
+    clock = "CPU seconds of this process" if res.clock == "cpu" else "seconds"
+    t = Table(title=f"{clock} per epoch", header_style="bold")
     for col in ("setting", "engine", "median", "min", "max", "GFLOP/s"):
         t.add_column(col, justify="left" if col in ("setting", "engine") else "right")
     for case in res.cases:
@@ -81,7 +82,7 @@ def _case_json(case: Case) -> dict:
 def _json(res: BenchResult) -> None:
     """One JSON object on stdout."""
     print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
-                "data": res.data, "cases": [_case_json(c) for c in res.cases],
+                "clock": res.clock, "data": res.data, "cases": [_case_json(c) for c in res.cases],
                 "extras": [{"name": x.name, "value": x.value, "unit": x.unit, "note": x.note} for x in res.extras]})
 
 

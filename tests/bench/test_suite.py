@@ -31,6 +31,7 @@ def test_quick_bench_json(tmp_path):
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["threads"] >= 1 and doc["repeats"] == 2 and doc["device"] == "cpu" and doc["extras"] == []
+    assert doc["clock"] == "wall"
     (case,) = doc["cases"]
     assert case["nh"] == [20] and case["bs"] == 32 and case["steps"] == 3
     assert set(case["seconds_per_epoch"]) == ROWS
@@ -41,6 +42,18 @@ def test_quick_bench_json(tmp_path):
     assert set(case["ratios_of_minimums"]) == {"manual_over_autograd", "manual_over_twin", "floor_over_manual",
                                                "gather_floor_over_manual", "reference_over_twin"}
     assert case["flops_per_step"] == sum(2 * m * k * n for m, k, n in gemm_shapes((20,), 32))
+
+
+def test_cpu_clock_times_every_row_in_cpu_seconds(tmp_path):
+    r = runner.invoke(app, [*QUICK, "--threads", "1", "--clock", "cpu", "--data-dir", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["clock"] == "cpu" and doc["threads"] == 1
+    (case,) = doc["cases"]
+    assert set(case["seconds_per_epoch"]) == ROWS
+    assert all(v > 0 and math.isfinite(v) for t in case["seconds_per_epoch"].values() for v in t["runs"])
+    r = runner.invoke(app, ["bench", "--quick", "--clock", "sundial"])
+    assert r.exit_code == 2 and "--clock" in r.output
 
 
 def test_bad_device_is_a_usage_error():
