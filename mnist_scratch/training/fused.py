@@ -10,17 +10,18 @@ Same rules as nn.py (the readable reference), fused and reordered:
 - everything is computed transposed: weights stored as w.T (n_out, n_in), activations as (features, bs), so
   out.T = w.T @ inp.T. In this orientation MKL runs the thin GEMMs (the 10-wide output layer, the input
   gradient through it) several times faster, and the softmax over dim 0 of (10, bs) is faster too;
-- all parameters are views into one flat tensor, weights first and then every bias side by side (the momentum
-  buffers likewise in another), and every layer's out.g is a block of rows of one buffer: so all the bias
-  gradients are one matrix-vector product, and weight decay and the momentum step one elementwise op each.
+- all parameters are views into one flat tensor (and the momentum buffers into another), so weight decay and
+  the momentum step are one elementwise op each over the whole model.
 
-Measured and left out (1 thread, nh 50, bs 64, microseconds a call): the bias of layer 1 folded into its GEMMs needs
-the batch gathered into a (bs, 785) buffer with a ones column, and index_select into that strided view took 12.4
-against 6.9 for the plain gather, more than the 1.8 of the bias op it saves; torch._fused_sgd_ for weight decay and
-momentum took 8.8 against 9.0 for the two elementwise ops; the loss in the (bs, 10) layout (log_softmax over dim 1 of
-the transposed output, then a contiguous nll_loss) took 26.6 against 15.4 for the four loss ops here; private
-bindings (torch._C._nn.nll_loss_nd, the threshold_backward OpOverload's _op, torch._addmm_activation for the ReLU)
-changed the step by less than its run-to-run noise.
+Measured and left out (1 thread, nh 50, bs 64; microseconds, minimum of interleaved repeats): every bias gradient in
+one matrix-vector product (biases side by side after the weights, every out.g a block of one buffer) with no
+closure per step: new/old step time 0.96-1.02 in paired runs, inside the noise, so the simpler layout stays; the
+bias of layer 1 folded into its GEMMs needs the batch gathered into a (bs, 785) buffer with a ones column, and
+index_select into that strided view took 12.4 against 6.9 for the plain gather, more than the 1.8 of the bias op it
+saves; torch._fused_sgd_ for weight decay and momentum took 8.8 against 9.0 for the two elementwise ops; the loss in
+the (bs, 10) layout (log_softmax over dim 1 of the transposed output, then a contiguous nll_loss) took 26.6 against
+15.4 for the four loss ops here; private bindings (torch._C._nn.nll_loss_nd, the threshold_backward OpOverload's _op,
+torch._addmm_activation for the ReLU) changed the step by less than its run-to-run noise.
 """
 
 import torch
@@ -39,9 +40,8 @@ class Buffers:
     def __init__(self, n: int, widths: list[int], dtype: torch.dtype, device):
         new = lambda *shape: torch.empty(*shape, dtype=dtype, device=device)  # noqa: E731
         self.out = [new(k, n) for k in widths]  # layer i's output; ReLU runs in place on hidden ones: (n_i, bs)
-        self.g_all = new(sum(widths), n)  # every layer's d loss / d output, stacked: (sum n_i, bs)
-        self.g = list(self.g_all.split(widths))  # layer i's, times bs / factor: (n_i, bs), contiguous rows
-        self.inp_rows = [None] + [t.T for t in self.out[:-1]]  # layer i's input as (bs, n_in), made once
+        self.g = [new(k, n) for k in widths]  # d loss / d layer i's output, times bs / factor: (n_i, bs)
+        self.out_rows = [t.T for t in self.out]  # the same memory seen as (bs, n_i), made once
         self.g_rows = self.g[-1].T  # the loss gradient as (bs, n_out)
         self.ones = torch.ones(n, dtype=dtype, device=device)  # b.g = g @ ones: the sum over the batch
         self.neg = torch.full((1, n), -1.0, dtype=dtype, device=device)  # the "- onehot" of softmax - onehot
@@ -58,25 +58,26 @@ class FusedEngine:
         w1 = params["lin1.w"]
         self.dtype, self.device = w1.dtype, w1.device
         self.factor = 1.0 if cfg.loss == "ce" else 2.0  # d loss / d out = factor / bs * (unscaled gradient)
-        self.shapes = [tuple(params[f"lin{i}.w"].shape) for i in range(1, self.depth + 1)]  # (n_in, n_out) each
-        self.widths = [b for _, b in self.shapes]
-        self.flat = torch.empty(sum(a * b + b for a, b in self.shapes), dtype=self.dtype, device=self.device)
+        shapes = [tuple(params[f"lin{i}.w"].shape) for i in range(1, self.depth + 1)]  # (n_in, n_out) each
+        self.widths = [b for _, b in shapes]
+        self.flat = torch.empty(sum(a * b + b for a, b in shapes), dtype=self.dtype, device=self.device)
         self.mom = torch.zeros_like(self.flat) if cfg.momentum else None
-        self.wt, self.b, self.b_all = self._views(self.flat)
-        self.mwt, self.mb, self.mb_all = self._views(self.mom) if self.mom is not None else ([], [], None)
+        self.wt, self.b = self._views(self.flat, shapes)
+        self.mwt, self.mb = self._views(self.mom, shapes) if self.mom is not None else ([], [])
         self.bcol = [b[:, None] for b in self.b]  # (n_out, 1): the bias broadcast over the batch columns
         self.w = [wt.T for wt in self.wt]  # the lesson's w (n_in, n_out): views of the same memory
         self.load_state(params)
         self.bufs: dict[int, Buffers] = {}
 
-    def _views(self, flat: Tensor) -> tuple[list[Tensor], list[Tensor], Tensor]:
-        """Each layer's w.T (n_out, n_in), each b (n_out,), and all the biases as one vector: views into flat."""
-        wts, at = [], 0
-        for a, b in self.shapes:
+    @staticmethod
+    def _views(flat: Tensor, shapes) -> tuple[list[Tensor], list[Tensor]]:
+        """Each layer's w.T (n_out, n_in) and b (n_out,) as views into flat."""
+        wts, bs, at = [], [], 0
+        for a, b in shapes:
             wts.append(flat[at : at + a * b].view(b, a))
-            at += a * b
-        b_all = flat[at:]  # (sum n_out,): the biases in layer order, as buf.g_all stacks the out.g
-        return wts, list(b_all.split(self.widths)), b_all
+            bs.append(flat[at + a * b : at + a * b + b])
+            at += a * b + b
+        return wts, bs
 
     def _buffers(self, n: int) -> Buffers:
         if n not in self.bufs:
@@ -100,32 +101,32 @@ class FusedEngine:
             loss = torch.dot(d, d) / len(yb)  # Mse.forward: mean of squares
         return loss
 
-    def _backward(self, buf: Buffers) -> None:
-        """Lin.bwd's inp.g and Relu.bwd from the top layer down: fills every buf.g[i] (unscaled, transposed)."""
-        for i in range(self.depth - 1, 0, -1):  # layer 0 skips the input gradient: nobody needs d loss / d images
-            gi = torch.mm(self.w[i], buf.g[i], out=buf.g[i - 1])  # Lin.bwd's inp.g = out.g @ w.T, transposed
-            relu_bwd(gi, buf.out[i - 1], 0, grad_input=gi)  # Relu.bwd: * (inp > 0); out > 0 iff inp > 0
+    def _backward(self, xb: Tensor, buf: Buffers, apply) -> None:
+        """Lin.bwd and Relu.bwd from the top layer down; apply(i, g, inp) gets layer i's gradients.
 
-    def apply(self, wts: list[Tensor], b_all: Tensor, xb: Tensor, buf: Buffers, beta: float, alpha: float) -> None:
-        """Each wt = beta * wt + alpha * w.g.T and b_all = beta * b_all + alpha * b.g, from buf's unscaled out.g.
-
-        With g (n_out, bs) and inp (bs, n_in): w.T.g = g @ inp (Lin.bwd's w.g = inp.T @ out.g) and b.g = g @ ones
-        (Lin.bwd's out.g.sum(0)), the latter for every layer at once.
+        With g (n_out, bs) and inp (bs, n_in): w.T.g = g @ inp and b.g = g @ ones, both times factor / bs.
         """
-        for i, wt in enumerate(wts):
-            wt.addmm_(buf.g[i], buf.inp_rows[i] if i else xb, beta=beta, alpha=alpha)
-        b_all.addmv_(buf.g_all, buf.ones, beta=beta, alpha=alpha)
+        for i in reversed(range(self.depth)):
+            if i > 0:  # the first layer skips the input gradient: nobody needs d loss / d images
+                gi = torch.mm(self.w[i], buf.g[i], out=buf.g[i - 1])  # Lin.bwd's inp.g = out.g @ w.T, transposed
+                relu_bwd(gi, buf.out[i - 1], 0, grad_input=gi)  # Relu.bwd: * (inp > 0); out > 0 iff inp > 0
+            apply(i, buf.g[i], buf.out_rows[i - 1] if i > 0 else xb)
 
     def step(self, xb: Tensor, yb: Tensor, lr: float) -> Tensor:
         """Forward, backward, update; returns the batch loss (before the update)."""
         buf = self._buffers(len(xb))
         loss = self._forward(xb, yb, buf)
-        self._backward(buf)  # every input gradient before any weight moves
         s, wd, mu = self.factor / len(xb), self.cfg.weight_decay, self.cfg.momentum
-        if self.mom is None:  # sgd_: p -= lr * (p.g + wd * p), the gradient GEMMs writing straight into p
-            self.apply(self.wt, self.b_all, xb, buf, 1 - lr * wd, -lr * s)
+        if self.mom is None:  # sgd_: p -= lr * (p.g + wd * p), the gradient GEMM writing straight into p
+            def apply(i, g, inp):
+                self.wt[i].addmm_(g, inp, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's w.g = inp.T @ out.g
+                self.b[i].addmv_(g, buf.ones, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's b.g = out.g.sum(0)
+            self._backward(xb, buf, apply)
         else:  # sgd_: buf = mu * buf + p.g + wd * p; p -= lr * buf
-            self.apply(self.mwt, self.mb_all, xb, buf, mu, s)
+            def apply(i, g, inp):
+                self.mwt[i].addmm_(g, inp, beta=mu, alpha=s)  # buf = mu * buf + w.g, w.g = inp.T @ out.g
+                self.mb[i].addmv_(g, buf.ones, beta=mu, alpha=s)  # buf = mu * buf + b.g, b.g = out.g.sum(0)
+            self._backward(xb, buf, apply)
             if wd:
                 self.mom.add_(self.flat, alpha=wd)  # buf += wd * p, every parameter at once
             self.flat.add_(self.mom, alpha=-lr)  # p -= lr * buf, every parameter at once
@@ -135,13 +136,12 @@ class FusedEngine:
         """The batch loss and the plain gradients (lin1.w, lin1.b, ... in nn.py's layout), without updating."""
         buf = self._buffers(len(xb))
         loss = self._forward(xb, yb, buf)
-        self._backward(buf)
-        flat = torch.zeros_like(self.flat)  # the gradients in the parameters' layout
-        wts, bs, b_all = self._views(flat)
-        self.apply(wts, b_all, xb, buf, 0.0, self.factor / len(xb))
-        out = {}
-        for i, (wt, b) in enumerate(zip(wts, bs, strict=True), 1):
-            out[f"lin{i}.w"], out[f"lin{i}.b"] = wt.T, b  # (n_in, n_out) and (n_out,)
+        s, out = self.factor / len(xb), {}
+
+        def apply(i, g, inp):
+            out[f"lin{i + 1}.w"] = torch.mm(g, inp).mul_(s).T  # (n_in, n_out)
+            out[f"lin{i + 1}.b"] = torch.mv(g, buf.ones).mul_(s)
+        self._backward(xb, buf, apply)
         return loss, out
 
     def flat_grads(self, xb: Tensor, yb: Tensor, out: Tensor, total: "int | None" = None) -> Tensor:
