@@ -54,6 +54,8 @@ def test_cpu_clock_times_every_row_in_cpu_seconds(tmp_path):
     assert all(v > 0 and math.isfinite(v) for t in case["seconds_per_epoch"].values() for v in t["runs"])
     r = runner.invoke(app, ["bench", "--quick", "--clock", "sundial"])
     assert r.exit_code == 2 and "--clock" in r.output
+    r = runner.invoke(app, ["bench", "--quick", "--procs", "1", "--clock", "cpu"])  # refused before anything runs
+    assert r.exit_code == 2 and "--clock cpu" in r.output
 
 
 def test_bad_device_is_a_usage_error():
