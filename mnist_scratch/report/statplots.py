@@ -72,13 +72,16 @@ def _layer(fig, gs, row: int, l: dict):
     h.set(title=f"{name}: histogram over steps", xlabel="epoch", ylabel="activation")
     z = fig.add_subplot(gs[row, 2])
     if l["relu"]:
+        dead = [100 * v for v in _nums(l["dead_frac"])]
         z.plot(ep, [100 * v for v in _nums(l["zero_frac"])], label="zero on the batch")
-        z.plot(ep, [100 * v for v in _nums(l["dead_frac"])], label="dead (zero for the whole window)", color="red")
+        z.plot(ep, dead, color="red", label=f"dead units (last {dead[-1]:.1f} %)" if dead else "dead units")
         z.set_ylim(0, 100)
-        z.legend(fontsize=8)
-    else:
-        z.text(0.5, 0.5, "no ReLU on the output layer", ha="center", va="center", transform=z.transAxes)
-    z.set(title=f"{name}: units at zero", xlabel="epoch", ylabel="% of units / outputs")
+        z.legend(fontsize=8, loc="center right")
+        z.set(title=f"{name}: units at zero", xlabel="epoch", ylabel="% of outputs / of units")
+    else:  # nothing to draw: say why instead of showing empty axes
+        z.text(0.5, 0.5, f"{name} has no ReLU:\nno zero or dead units", ha="center", va="center",
+               transform=z.transAxes)
+        z.set_axis_off()
     u = fig.add_subplot(gs[row, 3])
     u.plot(ep, _nums(l["w_update_ratio"]), label="w")
     u.plot(ep, _nums(l["b_update_ratio"]), label="b", alpha=0.6)
@@ -87,6 +90,7 @@ def _layer(fig, gs, row: int, l: dict):
     u.legend(fontsize=8)
     for ax in (a, z, u):
         ax.grid(alpha=0.3)
+    return h
 
 
 def plot_run(d: dict, path: Path) -> tuple[int, int]:

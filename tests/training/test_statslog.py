@@ -117,3 +117,19 @@ def test_tensorboard_events_read_back(tmp_path):
     assert [e.step for e in acc.Scalars("valid/acc")] == [15, 30]
     runs_acc = [json.loads(line)["valid_acc"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [e.value for e in acc.Scalars("valid/acc")] == pytest.approx(runs_acc)
+
+
+def test_stats_flag_turns_recording_on_and_the_progress_line_is_compact(tmp_path):
+    from mnist_scratch.report.train import layer_line
+    from mnist_scratch.training.stats import LayerStats, ParamStats, StepStats
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("stats_every = 0\nepochs = 1\n")
+    r = runner.invoke(app, ["train", *FAST, "--config", str(cfg), "--stats", "--out", str(tmp_path / "run"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["config"]["stats_every"] == 100 and read_lines(tmp_path / "run" / STATS)
+    h = torch.zeros(BINS)
+    s = StepStats(0, 0.1, 1.0, [LayerStats("lin1", 0.5, 0.81, 0.4, 0.02, h, (0, 10)),
+                                LayerStats("lin2", 0.1, 3.2, None, None, h, (-20, 20))],
+                  [ParamStats("lin1.w", 1.0, 100.0, -2.94), ParamStats("lin2.w", 1.0, 10.0, -3.1)])
+    assert layer_line(s) == " | lin1 std 0.81 dead 2% upd -2.9 | lin2 std 3.20 upd -3.1"
