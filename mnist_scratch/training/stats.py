@@ -8,13 +8,14 @@ same code for every engine, so every engine reports the same names.
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 BINS = 40  # histogram bins per layer
 RELU_RANGE = (0.0, 10.0)  # histogram range of a ReLU layer's output; the last bin also counts everything above
 OUT_RANGE = (-20.0, 20.0)  # of the last layer's raw output (logits); the end bins count everything beyond
-DEAD_WINDOW_STEPS = 200  # a unit is dead when it was zero for every image of the stats batches in this many steps
+DEAD_WINDOW_STEPS = 500  # a unit is dead when it was zero for every image of the stats batches in this many steps
 
 
 @dataclass
@@ -90,37 +91,35 @@ class Tracker:
         self.count, self.last_on = 0, []  # stats steps seen; per hidden layer, the stats step each unit last fired
 
     def summarize(self, step: int, lr: float, loss: "Tensor | float", probe: Probe) -> StepStats:
-        """The figures of one probe; few, fused ops and one read-back from the device for all the scalars."""
-        acts, last = [a.detach() for a in probe.acts], len(probe.acts) - 1
+        """The figures of one probe: activations through numpy (a few µs an op on such small arrays, where a torch
+        op costs several times that), every norm in one torch call, one read-back from the device."""
+        acts, last = [a.detach().cpu().numpy() for a in probe.acts], len(probe.acts) - 1  # views on the CPU
         if len(self.last_on) != last:
-            self.last_on = [torch.zeros(a.shape[1], dtype=torch.long, device=a.device) for a in acts[:last]]
+            self.last_on = [np.zeros(a.shape[1], dtype=np.int64) for a in acts[:last]]
         self.count += 1
-        parts, hists = [torch.as_tensor(loss).detach().to(acts[0])], []  # 0-d tensors, stacked once
-        for i, a in enumerate(acts):
-            lo, hi = OUT_RANGE if i == last else RELU_RANGE
-            parts += torch.std_mean(a)[::-1]  # mean, std
-            if i < last:
-                self.last_on[i].masked_fill_(a.any(0), self.count)  # units that fired on some image of the batch
-                dead = self.count - self.last_on[i] >= min(self.window, self.count)  # silent for the whole window
-                parts += [torch.count_nonzero(a), torch.count_nonzero(dead)]  # divided after the read-back
-            hists.append(torch.histc(a.clamp(lo, hi), BINS, lo, hi))
+        window = min(self.window, self.count)
         names = list(probe.grads)
-        tensors = [probe.grads[k].detach() for k in names] + [probe.params[k].detach() for k in names]
-        parts += torch._foreach_norm(tensors)  # every norm in one call
-        values = torch.stack([p.to(acts[0].dtype) for p in parts]).tolist()  # one sync for every scalar
-        at, layers = 1, []
-        for i, name in enumerate(layer_names(len(acts))):
-            mean, std, zero, dead = values[at], values[at + 1], None, None
-            at += 2
+        norms = torch.stack(torch._foreach_norm([probe.grads[k].detach() for k in names] +  # one call, one sync
+                                                [probe.params[k].detach() for k in names])).tolist()
+        layers = []
+        for i, (name, a) in enumerate(zip(layer_names(len(acts)), acts, strict=True)):
+            lo, hi = OUT_RANGE if i == last else RELU_RANGE
+            zero = dead = None
             if i < last:
-                zero, dead = 1 - values[at] / acts[i].numel(), values[at + 1] / acts[i].shape[1]
-                at += 2
-            ranges = OUT_RANGE if i == last else RELU_RANGE
-            layers.append(LayerStats(name, mean, std, zero, dead, hists[i].cpu(), ranges))
-        norms = values[at:]
-        params = [ParamStats(k, norms[j], norms[len(names) + j], update_ratio(lr, norms[j], norms[len(names) + j]))
+                self.last_on[i][a.any(0)] = self.count  # units that fired on some image of the batch
+                zero = 1 - np.count_nonzero(a) / a.size
+                dead = np.count_nonzero(self.count - self.last_on[i] >= window) / a.shape[1]  # silent all window
+            bins = ((np.clip(a, lo, hi) - lo) * (BINS / (hi - lo))).astype(np.int64).ravel()
+            hist = np.bincount(np.minimum(bins, BINS - 1), minlength=BINS)  # torch.histc's bins, ends included
+            flat = np.ravel(a, order="K").astype(np.float64)  # memory order: no gather from a transposed view
+            mean = flat.sum() / flat.size
+            std = math.sqrt(max(0.0, (flat @ flat - flat.size * mean * mean) / max(1, flat.size - 1)))
+            layers.append(LayerStats(name, float(mean), std, zero, dead, torch.from_numpy(hist.astype(np.float32)),
+                                     (lo, hi)))
+        n = len(names)
+        params = [ParamStats(k, norms[j], norms[n + j], update_ratio(lr, norms[j], norms[n + j]))
                   for j, k in enumerate(names)]
-        return StepStats(step, lr, values[0], layers, params)
+        return StepStats(step, lr, float(loss), layers, params)
 
 
 def update_ratio(lr: float, grad_norm: float, norm: float) -> float:
