@@ -42,6 +42,10 @@ def _top(fig, gs, d: dict):
         loss_ax.set_yscale("log")
         loss_ax.legend(loc="upper right", fontsize=8)
         lr_ax.plot(b["epoch"], b["lr"], color="tab:purple")
+    else:  # say why the panels are empty
+        loss_ax.text(0.5, 0.5, "no per-batch record: trained with --no-stats", ha="center", va="center",
+                     transform=loss_ax.transAxes)
+        lr_ax.set_yticks([])
     loss_ax.set(ylabel="train loss (log)", title="per batch")
     lr_ax.set(ylabel="learning rate", xlabel="epoch")
     for ax in (ep_ax, loss_ax, lr_ax):

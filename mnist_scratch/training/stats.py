@@ -91,8 +91,7 @@ class Tracker:
         self.count, self.last_on = 0, []  # stats steps seen; per hidden layer, the stats step each unit last fired
 
     def summarize(self, step: int, lr: float, loss: "Tensor | float", probe: Probe) -> StepStats:
-        """The figures of one probe: activations through numpy (a few µs an op on such small arrays, where a torch
-        op costs several times that), every norm in one torch call, one read-back from the device."""
+        """The figures of one probe: activations via numpy (µs an op on arrays this small), norms in one torch call."""
         acts, last = [a.detach().cpu().numpy() for a in probe.acts], len(probe.acts) - 1  # views on the CPU
         if len(self.last_on) != last:
             self.last_on = [np.zeros(a.shape[1], dtype=np.int64) for a in acts[:last]]
@@ -109,11 +108,14 @@ class Tracker:
                 self.last_on[i][a.any(0)] = self.count  # units that fired on some image of the batch
                 zero = 1 - np.count_nonzero(a) / a.size
                 dead = np.count_nonzero(self.count - self.last_on[i] >= window) / a.shape[1]  # silent all window
-            bins = ((np.clip(a, lo, hi) - lo) * (BINS / (hi - lo))).astype(np.int64).ravel()
-            hist = np.bincount(np.minimum(bins, BINS - 1), minlength=BINS)  # torch.histc's bins, ends included
             flat = np.ravel(a, order="K").astype(np.float64)  # memory order: no gather from a transposed view
-            mean = flat.sum() / flat.size
-            std = math.sqrt(max(0.0, (flat @ flat - flat.size * mean * mean) / max(1, flat.size - 1)))
+            with np.errstate(all="ignore"):  # inf - inf on a diverging step is nan, not a warning on stderr
+                mean = flat.sum() / flat.size
+                var = (flat @ flat - flat.size * mean * mean) / max(1, flat.size - 1)
+            std = math.sqrt(max(0.0, var)) if math.isfinite(var) else math.nan  # nan/inf: a diverging step
+            vals = a if math.isfinite(mean) else a[np.isfinite(a)]  # then histogram the finite values only
+            bins = ((np.clip(vals, lo, hi) - lo) * (BINS / (hi - lo))).astype(np.int64).ravel()
+            hist = np.bincount(np.minimum(bins, BINS - 1), minlength=BINS)  # torch.histc's bins, ends included
             layers.append(LayerStats(name, float(mean), std, zero, dead, torch.from_numpy(hist.astype(np.float32)),
                                      (lo, hi)))
         n = len(names)

@@ -1,12 +1,12 @@
 """Training statistics in the run folder, written as the run goes: JSON lines and safetensors histogram chunks.
 
 - losses.jsonl: one line per stretch of batches between stats steps: step (0-based over the run, of the first),
-  steps_per_epoch, loss and lr (lists, one value per batch): a line per batch would cost more than the step;
+  steps_per_epoch, loss and lr (lists, one value per batch): a JSON line per batch would cost a few % of a step;
 - stats.jsonl: one line per stats step: the flat scalars of StepStats (layer activations, gradient norms, ...);
 - hist/STEP.safetensors: up to CHUNK stats steps each: "step" (n,), "epoch" (n,), and per layer (n, BINS) counts,
   the histogram ranges in the metadata. Safetensors and JSON hold data only: loading them runs no code.
-Lines are appended every stats step and at each epoch's end, a chunk when full and at each epoch's end, so a killed
-run keeps all but its last few steps, and memory stays bounded by one chunk.
+Lines are appended (open, write, close) every stats step and at each epoch's end, a chunk is written when full and
+at each epoch's end: a killed run keeps all but its last few steps, and memory stays bounded by one chunk.
 """
 
 import json
@@ -36,7 +36,7 @@ class StatsRecorder(Hooks):
     def __init__(self, out: Path, every: int, nb: int, total: int, lr_at, display: Hooks, start_step: int = 0):
         self.out, self.every, self.nb, self.total, self.lr_at = out, every, nb, total, lr_at
         self.display = display
-        self.tracker, self.step, self.losses, self.hist, self.files = Tracker(every), start_step, [], [], {}
+        self.tracker, self.step, self.losses, self.hist = Tracker(every), start_step, [], []
         try:
             (out / HIST).mkdir(parents=True, exist_ok=True)
             trim(out, start_step)
@@ -69,9 +69,6 @@ class StatsRecorder(Hooks):
     def epoch_end(self, stats, state: dict) -> None:
         self._flush_losses()
         self._flush_hist()
-        for f in self.files.values():
-            f.close()
-        self.files = {}
         self.display.epoch_end(stats, state)
 
     def should_stop(self) -> bool:
@@ -88,12 +85,10 @@ class StatsRecorder(Hooks):
         self.step, self.losses = first + n, []
 
     def _write(self, name: str, line: str) -> None:
-        """Append line to the run folder's file `name`, kept open until the epoch ends; flushed at once."""
+        """Append line to the run folder's file `name` (opened and closed each time: no handle outlives a failure)."""
         try:
-            if name not in self.files:
-                self.files[name] = open(self.out / name, "a")
-            self.files[name].write(line)
-            self.files[name].flush()
+            with open(self.out / name, "a") as f:
+                f.write(line)
         except OSError as e:
             raise MnistScratchError(f"cannot write {self.out / name}: {e.strerror or e}") from None
 

@@ -7,6 +7,8 @@ steps, every StepStats figure under layers/ and params/. Histograms on stats ste
 
 from pathlib import Path
 
+import torch
+
 from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.training.fit import Hooks
 
@@ -53,11 +55,13 @@ class TensorBoardHooks(Hooks):
 
     def step_stats(self, step: int, lr: float, loss, probe) -> None:
         if self.n_stats % HIST_EVERY == 0:
-            for i, a in enumerate(probe.acts, 1):
-                self.w.add_histogram(f"acts/lin{i}", a.detach().float().cpu(), step)
+            named = [(f"acts/lin{i}", a) for i, a in enumerate(probe.acts, 1)]
             for k, g in probe.grads.items():
-                self.w.add_histogram(f"grads/{k}", g.detach().float().cpu(), step)
-                self.w.add_histogram(f"weights/{k}", probe.params[k].detach().float().cpu(), step)
+                named += [(f"grads/{k}", g), (f"weights/{k}", probe.params[k])]
+            for tag, t in named:
+                t = t.detach().float().cpu()
+                if bool(torch.isfinite(t).all()):  # a diverging step: fit names it; a histogram cannot hold nan
+                    self.w.add_histogram(tag, t, step)
         self.n_stats += 1
         self.display.step_stats(step, lr, loss, probe)
 

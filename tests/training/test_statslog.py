@@ -133,3 +133,11 @@ def test_stats_flag_turns_recording_on_and_the_progress_line_is_compact(tmp_path
                                 LayerStats("lin2", 0.1, 3.2, None, None, h, (-20, 20))],
                   [ParamStats("lin1.w", 1.0, 100.0, -2.94), ParamStats("lin2.w", 1.0, 10.0, -3.1)])
     assert layer_line(s) == " | lin1 std 0.81 dead 2% upd -2.9 | lin2 std 3.20 upd -3.1"
+
+
+def test_a_diverging_run_with_statistics_fails_with_the_loss_message(tmp_path):
+    pytest.importorskip("tensorboard")
+    r = runner.invoke(app, ["train", *FAST, "--epochs", "1", "--lr", "1e6", "--momentum", "0", "--stats-every", "1",
+                            "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb")])
+    assert r.exit_code == 1 and "loss became" in r.output and "unexpected" not in r.output
+    assert not (tmp_path / "run" / "model.safetensors").exists()
