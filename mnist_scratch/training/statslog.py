@@ -3,7 +3,7 @@
 - losses.jsonl: one line per stretch of batches between stats steps: step (0-based over the run, of the first),
   steps_per_epoch, loss and lr (lists, one value per batch): a JSON line per batch would cost a few % of a step;
 - stats.jsonl: one line per stats step: the flat scalars of StepStats (layer activations, gradient norms, ...);
-- hist/STEP.safetensors: up to CHUNK stats steps each: "step" (n,), "epoch" (n,), and per layer (n, BINS) counts,
+- hist-STEP.safetensors: up to CHUNK stats steps each: "step" (n,), "epoch" (n,), and per layer (n, BINS) counts,
   the histogram ranges in the metadata. Safetensors and JSON hold data only: loading them runs no code.
 Lines are appended (open, write, close) every stats step and at each epoch's end, a chunk is written when full and
 at each epoch's end: a killed run keeps all but its last few steps, and memory stays bounded by one chunk.
@@ -25,7 +25,7 @@ from mnist_scratch.training.stats import Tracker
 
 LOSSES = "losses.jsonl"
 STATS = "stats.jsonl"
-HIST = "hist"
+HIST = "hist-*.safetensors"  # the histogram chunks, beside the other files: hist-STEP.safetensors
 CHUNK = 64  # stats steps per histogram file
 MAX_LINE = 1 << 16  # a longer line is not one of ours: skipped when reading
 
@@ -38,7 +38,7 @@ class StatsRecorder(Hooks):
         self.display = display
         self.tracker, self.step, self.losses, self.hist = Tracker(every), start_step, [], []
         try:
-            (out / HIST).mkdir(parents=True, exist_ok=True)
+            out.mkdir(parents=True, exist_ok=True)
             trim(out, start_step)
         except OSError as e:
             raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
@@ -101,7 +101,7 @@ class StatsRecorder(Hooks):
         for i, l in enumerate(recs[0].layers):
             tensors[l.name] = torch.stack([s.layers[i].hist for s in recs]).contiguous()
         meta = {l.name: json.dumps(l.hist_range) for l in recs[0].layers}
-        path = self.out / HIST / f"{recs[0].step:09d}.safetensors"
+        path = self.out / f"hist-{recs[0].step:09d}.safetensors"
         tmp = path.with_name(f".{path.name}.tmp")
         try:  # complete or absent, as atomic_write does, but without its fsync (a few ms per chunk on a busy disk)
             save_file(tensors, str(tmp), metadata=meta)
@@ -167,7 +167,7 @@ def read_hist(out: Path) -> dict:
     """The histogram chunks merged: {"step": (n,), "epoch": (n,), "ranges": {layer: (lo, hi)}, layer: (n, BINS)}."""
     parts: list[dict] = []
     ranges: dict = {}
-    for path in sorted((out / HIST).glob("*.safetensors")) if (out / HIST).is_dir() else []:
+    for path in sorted(out.glob(HIST)):
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
@@ -195,7 +195,7 @@ def trim(out: Path, start_step: int) -> None:
                         r[k] = r[k][: start_step - r["step"]]
             kept = "".join(json.dumps(r) + "\n" for r in rows)
             atomic_write(path, lambda p, kept=kept: p.write_text(kept))
-    for path in sorted((out / HIST).glob("*.safetensors")) if (out / HIST).is_dir() else []:
+    for path in sorted(out.glob(HIST)):
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
