@@ -152,8 +152,7 @@ class TrainConfig:
                      _procs)
     dist_timeout: float = opt(60.0, "Seconds a worker waits for the others (the process-group timeout): a dead or "
                               "hung worker stops the rest after at most this long.", _num(positive=True))
-    stats_every: int = opt(100, "Record activation and gradient statistics every this many steps (0: off); see "
-                           "`mnist-scratch plot`.", _every)
+    stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""

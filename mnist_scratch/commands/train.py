@@ -40,9 +40,11 @@ def train(
     procs: Annotated[int, config_option("procs")] = config_default("procs"),
     dist_timeout: Annotated[float, config_option("dist_timeout")] = config_default("dist_timeout"),
     stats_every: Annotated[int, config_option("stats_every")] = config_default("stats_every"),
-    stats: Annotated[bool | None, typer.Option("--stats/--no-stats", help="--stats: also show per-layer figures "
-                     "(activation std, dead units, update ratio) on the progress line; --no-stats: record none "
-                     "(--stats-every 0).", show_default=False)] = None,
+    stats: Annotated[bool, typer.Option("--stats", help="Also show per-layer figures (activation std, dead units, "
+                     "update ratio) on the progress line; records them even if a config says --stats-every 0.")
+                     ] = False,
+    no_stats: Annotated[bool, typer.Option("--no-stats", help="Record no training statistics (--stats-every 0).")
+                        ] = False,
     tensorboard: Annotated[Path | None, typer.Option(help="Also write TensorBoard event files (scalars, "
                            "histograms) into this folder; needs the `tb` extra.", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder.", show_default="runs/<time>-<model>")] = None,
@@ -92,7 +94,9 @@ def train(
         raise UsageError("--rules trains with your rules from scratch: drop --engine and --resume")
     if target_acc is not None:
         target.check_target(target_acc)
-    if stats is False:
+    if stats and no_stats:
+        raise UsageError("--stats and --no-stats contradict each other: give one")
+    if no_stats:
         typed["stats_every"] = 0
     p = runs.plan(config, typed, out=out, resume=resume)
     if stats and not p.cfg.stats_every:  # --stats turns recording on where a config turned it off
@@ -126,7 +130,7 @@ def train(
         # what the run folder records: the same math as the project's reference rules, so evaluate/--resume work
         p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, engine="reference"))
     data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
-    display = Hooks() if as_json else report.TableHooks(progress=not no_progress, stats=bool(stats))
+    display = Hooks() if as_json else report.TableHooks(progress=not no_progress, stats=stats)
     run = runs.train_run(p, data, display, factory, tensorboard=tensorboard)
     gate = None if target_acc is None else target.gate(run.history, target_acc)
     report.render(run, as_json=as_json, gate=gate)
