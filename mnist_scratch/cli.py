@@ -20,6 +20,7 @@ from mnist_scratch.commands import (
     init,
     lr_find,
     matmul,
+    plot,
     show,
     train,
 )
@@ -111,7 +112,7 @@ def root(
 
 for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradcheck), ("train", train.train),
                  ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
-                 ("show", show.show), ("bench", bench.bench),
+                 ("show", show.show), ("bench", bench.bench), ("plot", plot.plot),
                  ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find)):
     app.command(name, cls=Command)(fn)
 

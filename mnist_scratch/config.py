@@ -94,6 +94,12 @@ def _procs(value: Any) -> int:
     return value
 
 
+def _every(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
+        raise ConfigError(f"must be an integer in 0..1000000 (0: off), got {value!r}")
+    return value
+
+
 def _num(*, positive: bool = False, below_one: bool = False) -> Callable[[Any], float]:
     """A check for a finite number >= 0 (> 0 when positive, < 1 when below_one)."""
     def check(value: Any) -> float:
@@ -146,6 +152,7 @@ class TrainConfig:
                      _procs)
     dist_timeout: float = opt(60.0, "Seconds a worker waits for the others (the process-group timeout): a dead or "
                               "hung worker stops the rest after at most this long.", _num(positive=True))
+    stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""

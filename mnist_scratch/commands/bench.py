@@ -25,6 +25,8 @@ def bench(
                      ] = None,
     clock: Annotated[Clock, typer.Option(help="wall: seconds a user waits; cpu: this process's CPU seconds, "
                                           "steadier on a shared machine (use with --threads 1).")] = Clock("wall"),
+    stats_cost: Annotated[bool, typer.Option("--stats-cost", help="Also time fit() with training statistics off "
+                          "and every k steps (nh 50, bs 64, one epoch, interleaved).")] = False,
     data_dir: DataDir = None,
     as_json: Json = False,
 ):
@@ -58,7 +60,15 @@ def bench(
                     device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
                     synthetic_rows=5_000 if quick else 50_000,
                     note=report.note, clock=clock.value)
-    report.render(res, as_json=as_json)
+    cost = None
+    if stats_cost:
+        from mnist_scratch.bench.stats_cost import stats_cost as measure
+        from mnist_scratch.bench.suite import bench_data
+
+        report.note("timing fit() with statistics off and every k steps")
+        x, y, _, _ = bench_data(data_dir, dev, 5_000 if quick else 50_000)
+        cost = measure(x, y, steps=20 if quick else 782, repeats=repeats)
+    report.render(res, as_json=as_json, cost=cost)
 
 
 def _counts(text: str) -> list[int]:

@@ -1,5 +1,6 @@
 """`mnist-scratch init`: why He init, shown as activation statistics through a deep ReLU stack."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,8 @@ def init(
     seed: Seed = 0,
     data_dir: DataDir = None,
     as_json: Json = False,
+    plot: Annotated[Path | None, typer.Option(help="Also draw the std per layer for each initialization into this "
+                                              "PNG (log scale; needs the `plot` extra).", show_default=False)] = None,
 ):
     """Mean and std of the activations after each layer of a deep ReLU stack, for five initializations.
 
@@ -36,4 +39,13 @@ def init(
     from mnist_scratch.report import init as report
 
     x, source = lesson_images(data_dir, synthetic=synthetic, split="valid", n=N_IMAGES, seed=seed)
-    report.render(run_init(x, depth=depth, nh=nh, seed=seed, source=source), as_json=as_json)
+    if plot is not None:
+        from mnist_scratch.report.plots import check_available
+
+        check_available(plot)
+    r = run_init(x, depth=depth, nh=nh, seed=seed, source=source)
+    report.render(r, as_json=as_json)
+    if plot is not None:
+        from mnist_scratch.report.statplots import plot_init
+
+        plot_init(r, plot)

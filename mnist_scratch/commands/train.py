@@ -39,6 +39,14 @@ def train(
     threads: Annotated[int, config_option("threads")] = config_default("threads"),
     procs: Annotated[int, config_option("procs")] = config_default("procs"),
     dist_timeout: Annotated[float, config_option("dist_timeout")] = config_default("dist_timeout"),
+    stats_every: Annotated[int, config_option("stats_every")] = config_default("stats_every"),
+    stats: Annotated[bool, typer.Option("--stats", help="Also show per-layer figures (activation std, dead units, "
+                     "update ratio) on the progress line; records them even if a config says --stats-every 0.")
+                     ] = False,
+    no_stats: Annotated[bool, typer.Option("--no-stats", help="Record no training statistics (--stats-every 0).")
+                        ] = False,
+    tensorboard: Annotated[Path | None, typer.Option(help="Also write TensorBoard event files (scalars, "
+                           "histograms) into this folder; needs the `tb` extra.", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder.", show_default="runs/<time>-<model>")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its checkpoint.",
                                                 autocompletion=complete_run, show_default=False)] = None,
@@ -80,13 +88,23 @@ def train(
         return report.render_configs()
     flags = dict(nh=nh, loss=loss, epochs=epochs, bs=bs, lr=lr, momentum=momentum, weight_decay=weight_decay,
                  lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads, procs=procs,
-                 dist_timeout=dist_timeout)
+                 dist_timeout=dist_timeout, stats_every=stats_every)
     typed = given(ctx, flags)
     if rules is not None and (resume is not None or "engine" in typed):
         raise UsageError("--rules trains with your rules from scratch: drop --engine and --resume")
     if target_acc is not None:
         target.check_target(target_acc)
+    if stats and no_stats:
+        raise UsageError("--stats and --no-stats contradict each other: give one")
+    if no_stats:
+        typed["stats_every"] = 0
     p = runs.plan(config, typed, out=out, resume=resume)
+    if stats and not p.cfg.stats_every:  # --stats turns recording on where a config turned it off
+        p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, stats_every=config_default("stats_every")))
+    if tensorboard is not None:
+        from mnist_scratch.training.tensorboard import check_available as check_tensorboard
+
+        check_tensorboard()
     check_threads(p.cfg.threads or None)  # before any data is read (train_run checks it for library callers)
     world = distributed.from_env()
     if world is not None or p.cfg.procs > 1:  # torchrun started this process, or --procs starts the workers
@@ -112,7 +130,8 @@ def train(
         # what the run folder records: the same math as the project's reference rules, so evaluate/--resume work
         p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, engine="reference"))
     data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
-    run = runs.train_run(p, data, Hooks() if as_json else report.TableHooks(progress=not no_progress), factory)
+    display = Hooks() if as_json else report.TableHooks(progress=not no_progress, stats=stats)
+    run = runs.train_run(p, data, display, factory, tensorboard=tensorboard)
     gate = None if target_acc is None else target.gate(run.history, target_acc)
     report.render(run, as_json=as_json, gate=gate)
     if plot is not None and run.history:  # an interrupted run with no finished epoch has nothing to draw

@@ -26,12 +26,12 @@ NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1
         "outside its matmuls.[/]")
 
 
-def render(res: "BenchResult | ParallelBench", *, as_json: bool = False) -> None:
-    """The conditions, the speed table, the ratios and the extras, on stdout; or one JSON object."""
+def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None) -> None:
+    """The conditions, the speed table, the ratios and the extras (and the statistics' cost), on stdout; or JSON."""
     if isinstance(res, ParallelBench):
         return _parallel_json(res) if as_json else _show_parallel(res)
     if as_json:
-        return _json(res)
+        return _json(res, cost)
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
             f"{res.repeats} interleaved repeats after a warm-up; data: {res.data}")
@@ -65,6 +65,30 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False) -> None
         c.print(e)
 
 
+    if cost is not None:
+        show_stats_cost(cost)
+
+
+def show_stats_cost(cost) -> None:
+    """The statistics' cost table: fit() per k, CPU and wall medians, ratios to statistics off."""
+    import statistics
+
+    t = Table(title=f"training statistics: fit() over {cost.steps} steps, nh {','.join(map(str, cost.nh))}, "
+              f"bs {cost.bs}, {cost.engine}, {cost.threads} threads", header_style="bold")
+    for col in ("every k steps", "CPU s (median)", "wall s (median)", "CPU / off", "wall / off", "estimate"):
+        t.add_column(col, justify="right")
+    for k in cost.cpu:
+        est = "" if not k else f"{100 * cost.estimate(k):+.1f} %"
+        t.add_row("off" if not k else str(k), f"{statistics.median(cost.cpu[k]):.3f}",
+                  f"{statistics.median(cost.runs[k]):.3f}", f"{cost.ratio(k):.3f}",
+                  f"{cost.ratio(k, clock='wall'):.3f}", est)
+    c = stdout()
+    c.print(t)
+    c.print(f"[dim]Each repeat runs every k in rotating order. CPU time is the process's (steadier than wall time "
+            f"on a shared machine). estimate: one stats step adds {1e3 * cost.per_stats_step():.2f} ms of CPU "
+            f"(from the smallest k), over k steps' CPU time.[/]")
+
+
 def _case_json(case: Case) -> dict:
     s = case.setting
     return {"name": s.name, "nh": list(s.nh), "bs": s.bs, "steps": case.steps, "epoch_steps": case.epoch_steps,
@@ -79,11 +103,18 @@ def _case_json(case: Case) -> dict:
             "gflops": {"manual": case.gflops("manual"), "floor": case.gflops("floor")}}
 
 
-def _json(res: BenchResult) -> None:
+def _json(res: BenchResult, cost=None) -> None:
     """One JSON object on stdout."""
+    extra = {} if cost is None else {"stats_cost": {
+        "nh": list(cost.nh), "bs": cost.bs, "steps": cost.steps, "engine": cost.engine, "threads": cost.threads,
+        "per_stats_step_cpu_s": cost.per_stats_step(),
+        "runs": [{"every": k, "wall_s": cost.runs[k], "cpu_s": cost.cpu[k], "cpu_over_off": cost.ratio(k),
+                  "wall_over_off": cost.ratio(k, clock="wall"), "estimate": cost.estimate(k) if k else None}
+                 for k in cost.cpu]}}
     print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
                 "clock": res.clock, "data": res.data, "cases": [_case_json(c) for c in res.cases],
-                "extras": [{"name": x.name, "value": x.value, "unit": x.unit, "note": x.note} for x in res.extras]})
+                "extras": [{"name": x.name, "value": x.value, "unit": x.unit, "note": x.note} for x in res.extras],
+                **extra})
 
 
 def note(text: str) -> None:

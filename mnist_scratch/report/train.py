@@ -27,9 +27,10 @@ def _row(t: Table, s: EpochStats) -> None:
 class TableHooks(Hooks):
     """Prints one table row after each epoch, header first; optionally fastprogress bars with the running loss."""
 
-    def __init__(self, progress: bool):
+    def __init__(self, progress: bool, stats: bool = False):
         self.console, self.progress = stdout(), progress and sys.stdout.isatty()
         self.header_done, self.mb, self.pb, self.avg = False, None, None, None
+        self.stats, self.layer_line = stats, ""  # with stats, the last stats step's per-layer line
 
     def header(self) -> None:
         if not self.header_done:
@@ -56,8 +57,12 @@ class TableHooks(Hooks):
     def batch_end(self, i: int, loss: float) -> None:
         if self.pb is not None:
             self.avg = loss if self.avg is None else 0.98 * self.avg + 0.02 * loss
-            if i % 20 == 0:
-                self.pb.comment = f"loss {self.avg:.4f}"
+            if i % 20 == 0:  # the comment line is rewritten in place: no new lines, however often
+                self.pb.comment = f"loss {self.avg:.4f}{self.layer_line}"
+
+    def show_stats(self, stats) -> None:
+        if self.stats and self.pb is not None:
+            self.layer_line = layer_line(stats)
 
     def epoch_end(self, stats: EpochStats, state: dict) -> None:
         if self.progress:
@@ -65,6 +70,16 @@ class TableHooks(Hooks):
         t = _table(False)
         _row(t, stats)
         self.console.print(t)
+
+
+def layer_line(stats) -> str:
+    """The compact per-layer figures for the progress line: activation std, dead units, update ratio of w."""
+    ratios = {p.name: p.update_ratio for p in stats.params}
+    parts = []
+    for l in stats.layers:
+        dead = "" if l.dead_frac is None else f" dead {100 * l.dead_frac:.0f}%"
+        parts.append(f"{l.name} std {l.std:.2f}{dead} upd {ratios.get(l.name + '.w', float('nan')):+.1f}")
+    return " | " + " | ".join(parts)
 
 
 def render(run, *, as_json: bool = False, gate=None) -> None:

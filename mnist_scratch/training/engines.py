@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_scratch.config import TrainConfig
-from mnist_scratch.lesson.nn import Model
+from mnist_scratch.lesson.nn import Lin, Model, Relu
 from mnist_scratch.training.fused import FusedEngine
+from mnist_scratch.training.stats import Probe
 
 
 class Engine(Protocol):
@@ -66,6 +67,15 @@ class ReferenceEngine:
                 sgd_(p, p.g, self.bufs.get(k), lr, self.cfg)
         return loss
 
+    def step_stats(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> tuple[torch.Tensor, Probe]:
+        """step(), then a Probe from what the layers kept: each Lin's output after its ReLU, p.g, the new p."""
+        loss = self.step(xb, yb, lr)
+        layers = self.model.layers
+        acts = [layers[j + 1].out if j + 1 < len(layers) and isinstance(layers[j + 1], Relu) else l.out
+                for j, l in enumerate(layers) if isinstance(l, Lin)]
+        params = dict(self.model.params())
+        return loss, Probe(acts, {k: p.g for k, p in params.items()}, params)
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Model output for x."""
         with torch.no_grad():
@@ -119,6 +129,23 @@ class AutogradEngine:
         loss.backward()
         self.opt.step()
         return loss.detach()
+
+    def step_stats(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> tuple[torch.Tensor, Probe]:
+        """step() with the forward run module by module to keep each Linear's output after its ReLU (no hooks)."""
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.zero_grad(set_to_none=True)
+        acts, out = [], xb
+        for m in self.net:
+            out = m(out)
+            if isinstance(m, nn.ReLU) or m is self.net[-1]:
+                acts.append(out.detach())
+        loss = self._loss(out, yb)
+        loss.backward()
+        self.opt.step()
+        named = list(self._params())
+        return loss.detach(), Probe(acts, {k: flip(p.grad) for k, p, flip in named},
+                                    {k: flip(p.detach()) for k, p, flip in named})
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Model output for x."""

@@ -54,6 +54,16 @@ class Hooks:
     def should_stop(self) -> bool:
         return False
 
+    def stats_every(self) -> int:
+        """Steps between training statistics (0: none); on those steps fit calls step_stats."""
+        return 0
+
+    def step_stats(self, step: int, lr: float, loss: torch.Tensor, probe) -> None:
+        """A stats step's raw tensors (a training.stats.Probe), valid until the next step."""
+
+    def show_stats(self, stats) -> None:
+        """A stats step summarized (a training.stats.StepStats), for the display."""
+
 
 def sync_every(device: "torch.device | str") -> int:
     """Steps between reading the losses back: every step on the CPU (cheap), else every SYNC_EVERY (one sync)."""
@@ -123,15 +133,22 @@ class Stepper:
         self.xbuf, self.ybuf = x.new_empty((bs, *x.shape[1:])), y.new_empty(bs)  # (bs, 784), (bs,)
         self.pending: list[torch.Tensor] = []
 
-    def __call__(self, idx: torch.Tensor, lr: float, flush: bool = False) -> list[float]:
-        """Step on rows idx at lr; the losses read back by this call (none until `every` steps are pending)."""
+    def __call__(self, idx: torch.Tensor, lr: float, flush: bool = False, probe: bool = False) -> list[float]:
+        """Step on rows idx at lr; the losses read back by this call (none until `every` steps are pending).
+
+        probe: step with engine.step_stats instead and keep (loss, Probe) in self.probe for the stats hook.
+        """
         if self.plain:
             xb, yb = self.x[idx], self.y[idx]
         else:
             n = len(idx)
             xb, yb = (self.xbuf, self.ybuf) if n == len(self.xbuf) else (self.xbuf[:n], self.ybuf[:n])
             torch.index_select(self.x, 0, idx, out=xb), torch.index_select(self.y, 0, idx, out=yb)
-        self.pending.append(self.engine.step(xb, yb, lr))
+        if probe:
+            self.probe = self.engine.step_stats(xb, yb, lr)
+            self.pending.append(self.probe[0])
+        else:
+            self.pending.append(self.engine.step(xb, yb, lr))
         if len(self.pending) < self.every and not flush:
             return []
         values = [self.pending[0].item()] if len(self.pending) == 1 else torch.stack(self.pending).tolist()
@@ -162,6 +179,7 @@ def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoc
     res = FitResult()
     step = Stepper(engine, x, y, cfg.bs, sync_every(x.device))
     keeper = sentinel.Keeper(engine)  # the state the NaN sentinel replays from
+    stats_k = hooks.stats_every() if hasattr(engine, "step_stats") else 0
     for epoch in hooks.epochs(range(start_epoch, cfg.epochs)):
         t0 = time.perf_counter()
         batches = epoch_order(cfg.seed, epoch, n, x.device).split(cfg.bs)
@@ -169,7 +187,10 @@ def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoc
         for i in hooks.batches(range(nb)):
             lr = lr_at(cfg, (epoch * nb + i) / total)
             keeper.maybe_keep(epoch, i)
-            values = step(batches[i], lr, flush=i == nb - 1)
+            probe = bool(stats_k) and (epoch * nb + i) % stats_k == 0  # a stats step: also probe its tensors
+            values = step(batches[i], lr, flush=i == nb - 1, probe=probe)
+            if probe:
+                hooks.step_stats(epoch * nb + i, lr, *step.probe)
             for j, value in enumerate(values, i + 1 - len(values)):
                 if not math.isfinite(value):
                     raise TrainingError(

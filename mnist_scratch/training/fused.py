@@ -30,6 +30,7 @@ from torch import Tensor
 
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.lesson.nn import Model
+from mnist_scratch.training.stats import Probe
 
 relu_bwd = torch.ops.aten.threshold_backward.grad_input  # g * (inp > 0) into a buffer, no mask tensor
 
@@ -160,6 +161,22 @@ class FusedEngine:
             gb[i].addmv_(g, buf.ones, beta=0, alpha=s)  # b.g = out.g.sum(0)
         self._backward(xb, buf, apply)
         return loss
+
+    def step_stats(self, xb: Tensor, yb: Tensor, lr: float) -> tuple[Tensor, Probe]:
+        """step(), then a Probe of this batch from the buffers it leaves behind (for training statistics).
+
+        The activations are the step's own (buf.out, seen as (bs, n)); the plain gradients are not materialised
+        by step() (it folds them into the update or the momentum buffer), so this redoes the weight-gradient GEMM
+        into new tensors on stats steps only: about a third of a step's matmul work, every k steps.
+        """
+        loss = self.step(xb, yb, lr)
+        buf, s, grads = self.bufs[len(xb)], self.factor / len(xb), {}
+        for i in range(self.depth):
+            inp = buf.out_rows[i - 1] if i > 0 else xb  # (bs, n_in); xb is still the caller's batch
+            grads[f"lin{i + 1}.w"] = torch.mm(buf.g[i], inp).mul_(s).T  # (n_in, n_out), pre-update weights' g
+            grads[f"lin{i + 1}.b"] = torch.mv(buf.g[i], buf.ones).mul_(s)
+        params = {k: v for k, v in self._named().items() if not k.startswith("momentum.")}
+        return loss, Probe(list(buf.out_rows), grads, params)
 
     def predict(self, x: Tensor) -> Tensor:
         """Model output (n, n_out) for x."""

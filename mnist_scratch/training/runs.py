@@ -95,6 +95,12 @@ class Recorder(Hooks):
     def should_stop(self) -> bool:
         return bool(self.stop) or self.display.should_stop()
 
+    def stats_every(self) -> int:
+        return self.display.stats_every()
+
+    def step_stats(self, step: int, lr: float, loss, probe) -> None:
+        self.display.step_stats(step, lr, loss, probe)
+
 
 @contextlib.contextmanager
 def run_lock(out: Path) -> Iterator[None]:
@@ -205,10 +211,12 @@ def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
                          f"pass --epochs N (N > {ckpt.epoch}) to train further")
 
 
-def train_run(p: Plan, data, display: Hooks, engine_factory=None, world=None) -> Run:
+def train_run(p: Plan, data, display: Hooks, engine_factory=None, world=None,
+              tensorboard: "Path | None" = None) -> Run:
     """Build the model from the plan's config (or its checkpoint), train it, record every epoch in its folder.
 
-    engine_factory(model, cfg) replaces cfg.engine's class (train --rules: the learner's own rules).
+    engine_factory(model, cfg) replaces cfg.engine's class (train --rules: the learner's own rules); tensorboard: also
+    write TensorBoard events into that folder.
     world (a distributed.World, the process group joined): train this rank's share of every batch; rank 0 alone
     locks, records and displays.
     """
@@ -248,6 +256,9 @@ def train_run(p: Plan, data, display: Hooks, engine_factory=None, world=None) ->
             except OSError as e:
                 raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
         if lead:
+            from mnist_scratch.training.statslog import with_stats
+
+            display = with_stats(out, cfg, len(data.x_train), start, display, tensorboard)
             rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
         else:
             from mnist_scratch.training.parallel import Follower
