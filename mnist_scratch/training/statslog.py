@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from mnist_scratch.atomic import atomic_write
+from mnist_scratch.atomic import append_text, atomic_write, open_regular
 from mnist_scratch.errors import MnistScratchError
 from mnist_scratch.training.fit import Hooks
 from mnist_scratch.training.stats import Tracker
@@ -87,8 +87,7 @@ class StatsRecorder(Hooks):
     def _write(self, name: str, line: str) -> None:
         """Append line to the run folder's file `name` (opened and closed each time: no handle outlives a failure)."""
         try:
-            with open(self.out / name, "a") as f:
-                f.write(line)
+            append_text(self.out / name, line)  # never through a link, never to a FIFO or device
         except OSError as e:
             raise MnistScratchError(f"cannot write {self.out / name}: {e.strerror or e}") from None
 
@@ -133,15 +132,19 @@ def _num(v: float) -> "float | None":
 def read_lines(path: Path) -> list[dict]:
     """The JSON objects of a JSON-lines file; cut-short or foreign lines (a killed run's last append) skipped."""
     rows: list[dict] = []
-    if not path.is_file():
+    try:
+        f = open_regular(path, follow=False)  # a FIFO or a link here is refused, never waited on or followed
+    except FileNotFoundError:
         return rows
-    with open(path, errors="replace") as f:
-        for line in f:
+    with f:
+        while line := f.readline(MAX_LINE + 1):  # each read bounded, however long a line claims to be
             if len(line) > MAX_LINE:
+                while line and not line.endswith(b"\n"):  # skip the rest of an overlong line
+                    line = f.readline(MAX_LINE + 1)
                 continue
             try:
-                row = json.loads(line)
-            except ValueError:
+                row = json.loads(line.decode(errors="replace"))
+            except (ValueError, RecursionError):  # RecursionError: a line nested absurdly deep
                 continue
             if isinstance(row, dict) and type(row.get("step")) is int:
                 rows.append(row)
@@ -168,6 +171,8 @@ def read_hist(out: Path) -> dict:
     parts: list[dict] = []
     ranges: dict = {}
     for path in sorted(out.glob(HIST)):
+        if path.is_symlink() or not path.is_file():  # only our own chunks: no FIFO waited on, no link followed
+            continue
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
@@ -196,6 +201,8 @@ def trim(out: Path, start_step: int) -> None:
             kept = "".join(json.dumps(r) + "\n" for r in rows)
             atomic_write(path, lambda p, kept=kept: p.write_text(kept))
     for path in sorted(out.glob(HIST)):
+        if path.is_symlink() or not path.is_file():  # not a chunk we wrote: left alone
+            continue
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}

@@ -141,3 +141,28 @@ def test_a_diverging_run_with_statistics_fails_with_the_loss_message(tmp_path):
                             "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb")])
     assert r.exit_code == 1 and "loss became" in r.output and "unexpected" not in r.output
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_special_files_in_a_run_folder_are_refused_never_waited_on(tmp_path):
+    """A FIFO named like the stats log is refused at once (a plain open would block forever); odd hist chunks
+    are skipped, not read."""
+    import os
+
+    import pytest
+
+    from mnist_scratch.errors import MnistScratchError
+    from mnist_scratch.training.statslog import read_hist, read_lines
+
+    os.mkfifo(tmp_path / "stats.jsonl")
+    with pytest.raises(MnistScratchError, match="not a regular file"):
+        read_lines(tmp_path / "stats.jsonl")
+    os.mkfifo(tmp_path / "hist-000001.safetensors")
+    assert read_hist(tmp_path) == {}
+
+
+def test_overlong_and_deeply_nested_lines_are_skipped(tmp_path):
+    from mnist_scratch.training.statslog import MAX_LINE, read_lines
+
+    good = '{"step": 3, "x": 1}\n'
+    (tmp_path / "s.jsonl").write_text("x" * (3 * MAX_LINE) + "\n" + "[" * 100_000 + "\n" + good)
+    assert read_lines(tmp_path / "s.jsonl") == [{"step": 3, "x": 1}]
