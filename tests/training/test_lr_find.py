@@ -21,13 +21,7 @@ from mnist_scratch.training.fit import fit
 CFG = TrainConfig(nh=(32,), bs=32, seed=1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these small steps only lose time to a second thread on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_the_model_is_never_changed():

@@ -20,13 +20,7 @@ from mnist_scratch.training.fit import epoch_order, fit
 CFG = TrainConfig(nh=(32,), epochs=1, bs=64, seed=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these small steps only lose time to a second thread on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _state(nh=(50,), loss="ce", seed=0) -> dict[str, torch.Tensor]:
