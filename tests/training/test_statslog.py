@@ -5,10 +5,8 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
-from trainfakes import small_data
 from typer.testing import CliRunner
 
-import mnist_scratch.data
 from mnist_scratch.cli import app
 from mnist_scratch.training.stats import BINS
 from mnist_scratch.training.statslog import HIST, LOSSES, STATS, read_hist, read_lines, read_losses
@@ -17,11 +15,7 @@ runner = CliRunner()
 FAST = ["--nh", "16,8", "--bs", "100", "--no-progress"]  # 1500 rows: 15 batches an epoch
 
 
-@pytest.fixture(autouse=True)
-def fake_dataset(monkeypatch):
-    data = small_data(n_train=1500)
-    monkeypatch.setattr(mnist_scratch.data, "load_dataset", lambda *a, **k: data)
-    return data
+pytestmark = pytest.mark.usefixtures("fake_dataset")  # tests/training/conftest.py: 1,500 small rows
 
 
 def train(*args):

@@ -3,10 +3,8 @@
 import json
 
 import pytest
-from trainfakes import small_data
 from typer.testing import CliRunner
 
-import mnist_scratch.data
 from mnist_scratch.cli import app
 from mnist_scratch.errors import TargetMissed, UsageError
 from mnist_scratch.training import runs, target
@@ -14,11 +12,7 @@ from mnist_scratch.training import runs, target
 FAST = ["--nh", "32", "--bs", "64", "--epochs", "2", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def fake_dataset(monkeypatch):
-    data = small_data(n_train=1500)
-    monkeypatch.setattr(mnist_scratch.data, "load_dataset", lambda *a, **k: data)
-    return data
+pytestmark = pytest.mark.usefixtures("fake_dataset")  # tests/training/conftest.py: 1,500 small rows
 
 
 def train(*args):

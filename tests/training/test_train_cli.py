@@ -3,10 +3,8 @@
 import json
 
 import pytest
-from trainfakes import small_data
 from typer.testing import CliRunner
 
-import mnist_scratch.data
 from mnist_scratch.cli import app
 from mnist_scratch.training import runs
 
@@ -14,11 +12,7 @@ runner = CliRunner()
 FAST = ["--nh", "32", "--bs", "64", "--lr", "0.05", "--momentum", "0.9", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def fake_dataset(monkeypatch):
-    data = small_data(n_train=1500)
-    monkeypatch.setattr(mnist_scratch.data, "load_dataset", lambda *a, **k: data)
-    return data
+pytestmark = pytest.mark.usefixtures("fake_dataset")  # tests/training/conftest.py: 1,500 small rows
 
 
 def train(*args):
