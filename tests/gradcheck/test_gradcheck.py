@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from mnist_scratch import gradcheck as gc
 from mnist_scratch.errors import DataError
 from mnist_scratch.gradcheck.finitediff import _fd_row
-from mnist_scratch.gradcheck.kink import kink_difference
+from mnist_scratch.gradcheck.kink import kink_difference, sample_differences
 from mnist_scratch.lesson.nn import Lin, Mse, Relu, make_model
 
 
@@ -438,3 +438,35 @@ def test_synthetic_batch_is_mnist_shaped_seeded_and_has_every_label():
     (xa, ya), (xb, yb) = draws
     assert xa.shape == (500, 784) and torch.equal(xa, xb) and torch.equal(ya, yb)
     assert set(ya.tolist()) == set(range(10))
+
+
+def test_perturb_draws_biases_as_half_a_standard_normal():
+    """Mistake: the bias draw 0.5 / randn instead of 0.5 * randn (heavy-tailed: some biases in the hundreds)."""
+    g = torch.Generator().manual_seed(0)
+    model = make_model((2000,), "ce", generator=g, n_in=4)
+    gc.perturb(model, g)
+    b = model.layers[0].b
+    assert 0.45 < b.std().item() < 0.55 and b.abs().max().item() < 0.5 * 6
+
+
+@pytest.mark.parametrize("a, b, expected", [(0.0, 0.0, (0.0, 0.0)), (1.0, 0.0, (1.0, float("inf")))])
+def test_diffs_against_an_all_zero_reference(a, b, expected):
+    """Mistakes in the relative difference when the reference is all zeros: a division by zero, 1.0 or inf for two
+    equal zero tensors (no difference is a relative difference of 0), or a finite value for a real difference."""
+    assert gc.diffs(torch.full((3,), a), torch.full((3,), b)) == expected
+
+
+def two_kinks(flat):
+    """f = sum of cubes; every entry is a 'ReLU input' on both sides of 0 at once: any step of an entry at 0
+    crosses a kink whichever way it goes."""
+    return lambda: ((flat ** 3).sum().item(), (flat > 0, flat < 0))
+
+
+def test_an_entry_whose_both_steps_cross_a_kink_is_skipped_and_counted():
+    """Mistakes: another label than "skipped", or the skipped count not incremented by one per skipped entry
+    (= 1, -= 1, += 2), or the sampling stopping at the first skipped entry (break instead of continue)."""
+    flat = torch.tensor([0.0, 0.0, 0.5], dtype=torch.float64)
+    assert kink_difference(two_kinks(flat), flat, 0, 0.1) == (None, "skipped")
+    idx, num, one_sided, skipped = sample_differences(
+        two_kinks(flat), flat, samples=3, generator=torch.Generator().manual_seed(0), h=0.1)
+    assert (idx, skipped, one_sided) == ([2], 2, 0) and num == [pytest.approx(3 * 0.25 + 0.01, rel=1e-9)]
