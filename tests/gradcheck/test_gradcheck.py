@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from mnist_scratch import gradcheck as gc
 from mnist_scratch.errors import DataError
 from mnist_scratch.gradcheck.finitediff import _fd_row
+from mnist_scratch.gradcheck.kink import kink_difference, sample_differences
 from mnist_scratch.lesson.nn import Lin, Mse, Relu, make_model
 
 
@@ -312,3 +313,160 @@ def test_command_module_does_not_import_torch():
     code = "import sys, mnist_scratch.commands.gradcheck; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- kink_difference on a function with a known kink
+
+
+def cube(flat):
+    """f = x^3 at entry 0 with one 'ReLU input' x whose side of 0 is reported: the kink sits at 0.
+
+    For x^3 every quotient reveals its step exactly: central 3x^2 + s^2, forward 3x^2 + 3xs + s^2, backward
+    3x^2 - 3xs + s^2.
+    """
+    return lambda: (flat[0].item() ** 3, (flat > 0,))
+
+
+@pytest.mark.parametrize(
+    "x, step, how, value",
+    [
+        (0.5, 0.1, "central", lambda x, s: 3 * x * x + s * s),  # both steps of h stay on one side
+        (0.05, 0.01, "central", lambda x, s: 3 * x * x + s * s),  # h crosses: h/10
+        (0.005, 0.001, "central", lambda x, s: 3 * x * x + s * s),  # h/10 crosses: h/100
+        (0.0005, 0.001, "one-sided", lambda x, s: 3 * x * x + 3 * x * s + s * s),  # x - h/100 crosses: forward
+        (-0.0005, 0.001, "one-sided", lambda x, s: 3 * x * x - 3 * x * s + s * s),  # x + h/100 crosses: backward
+    ],
+)
+def test_kink_difference_shrinks_the_step_h_h10_h100_then_goes_one_sided(x, step, how, value):
+    """Mistakes: another step sequence than h, h/10, h/100 (h*10 or h/11 as second step, h*100 or h/101 as
+    third: the quotient of x^3 shows which step was used), or a wrong label than "central" / "one-sided" (the
+    counts of one-sided entries in the fd rows are made from it)."""
+    flat = torch.tensor([x], dtype=torch.float64)
+    d, label = kink_difference(cube(flat), flat, 0, 0.1)
+    assert label == how and d == pytest.approx(value(x, step), rel=1e-9)
+    assert flat[0].item() == x  # the entry is restored
+
+
+def test_fd_row_of_a_parameter_the_rules_leave_without_gradient(monkeypatch):
+    """Mistake: a wrong field in the fd row of a parameter with no manual .g (name, shape, kind, verdict, counts
+    or note): it must name the tensor, fail, and say "no manual gradient", exactly like the autograd row."""
+    monkeypatch.setattr(Lin, "bwd", no_bias_grad)
+    g = torch.Generator().manual_seed(0)
+    model = make_model((6,), "ce", generator=g, dtype=torch.float64, n_in=5)
+    x, targ = batch(bs=4, n_in=5)
+    rows = {r.name: r for r in gc.fd_rows(model, x.double(), targ, generator=g, samples=3)}
+    inf = float("inf")
+    assert rows["lin1.b"] == gc.GradRow("lin1.b", (6,), "fd", None, False, inf, inf, False, 0,
+                                        note="no manual gradient")
+    assert rows["lin2.b"].note == "no manual gradient" and rows["lin1.w"].ok and rows["lin1.w"].checked == 3
+
+
+def test_fd_puts_a_relu_input_of_exactly_0_on_the_negative_side():
+    """Mistake: the side of a ReLU input taken as >= 0: an input of exactly 0 gets gradient 0 from the ReLU rule
+    (the negative side's slope), so the one-sided quotient must come from below; >= 0 takes it from above and
+    fails a correct rule."""
+    g = torch.Generator().manual_seed(0)
+    model = make_model((6,), "mse", generator=g, dtype=torch.float64, n_in=5)
+    gc.perturb(model, g)
+    x, targ = batch(bs=3, n_in=5)
+    x = x.double()
+    x[0] = 0.0
+    model.layers[0].b[0] = 0.0  # sample 0's unit 0 is exactly 0: x[0] @ w + b
+    rows = gc.fd_rows(model, x, targ, generator=torch.Generator().manual_seed(1), samples=6)
+    b_row = next(r for r in rows if r.name == "lin1.b")
+    assert b_row.checked == 6 and all(r.ok for r in rows), rows
+    assert b_row.note == "1 one-sided (next to a ReLU kink)"  # no "; " prefix when the row had no note before
+
+
+def test_fd_row_keeps_gradchecks_absolute_tolerance_and_the_skipped_count():
+    """Mistakes: the fd comparison without atol=FD_ATOL (allclose's default 1e-8 fails a correct difference of an
+    entry that cancels to ~0, which is only good to ~1e-6 absolute), or the skipped count dropped from the row."""
+    ana = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    num = torch.tensor([2e-6, 1.0], dtype=torch.float64)
+    row = _fd_row("b", (2,), ana, num, 4)
+    assert row.ok and row.allclose and row.skipped == 4 and row.checked == 2
+
+
+def test_compare_row_of_a_missing_gradient_is_a_complete_failing_row():
+    """Mistakes: a wrong field in the autograd row of a missing or misshapen gradient (name, kind, exact, allclose,
+    max_abs / max_rel, ok, checked), or a crash when neither side has a gradient (the shape must fall back to ())."""
+    inf = float("inf")
+    row = gc.compare("lin1.b", None, torch.ones(3), rtol=1e-5, atol=1e-7)
+    assert row == gc.GradRow("lin1.b", (3,), "autograd", False, False, inf, inf, False, 0, note="no manual gradient")
+    row = gc.compare("lin1.b", None, None, rtol=1e-5, atol=1e-7)
+    assert row == gc.GradRow("lin1.b", (), "autograd", False, False, inf, inf, False, 0, note="no manual gradient")
+
+
+def test_compare_uses_the_given_rtol_the_scaled_atol_and_reports_exactness():
+    """Mistakes: allclose without rtol=rtol (its default 1e-5 would judge float64 with float32's room), the atol
+    floor scaled by max(2, ...) instead of max(1, ...) (a tensor of scale < 1 gets twice the room), or exact not
+    set from torch.equal."""
+    one = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    assert gc.compare("a", one * (1 + 1e-4), one, rtol=1e-3, atol=1e-12).ok  # within the given rtol, not 1e-5
+    half = torch.tensor([0.5], dtype=torch.float64)
+    assert not gc.compare("a", half + 1.5e-7, half, rtol=0.0, atol=1e-7).ok  # 1.5e-7 > atol * max(1, 0.5)
+    assert gc.compare("a", one.clone(), one, rtol=1e-5, atol=1e-7).exact is True
+
+
+def test_perturb_scales_every_weight_by_a_factor_in_half_to_two():
+    """Mistake: another factor range than [0.5, 2) (e.g. [1.5, 3) or [0.5, 3)): the documented perturbation."""
+    for seed in range(20):
+        g = torch.Generator().manual_seed(seed)
+        model = make_model((8,), "ce", generator=g, n_in=6)
+        w0 = model.layers[0].w.clone()
+        gc.perturb(model, g)
+        ratio = (model.layers[0].w / w0).flatten()[0].item()
+        assert 0.5 <= ratio < 2, (seed, ratio)
+
+
+def test_twin_is_a_fresh_copy_without_grad_by_default():
+    """Mistakes: twin sharing storage with the model (copy=False: stepping the twin's entries in the fd check would
+    write into the learner's model), or requires_grad on by default (only autograd_grads asks for leaves)."""
+    model = make_model((8,), "ce", generator=torch.Generator().manual_seed(0), n_in=6)
+    t = gc.twin(model)
+    for (_, p), (_, q) in zip(model.params(), t.params(), strict=True):
+        assert torch.equal(p, q) and p.data_ptr() != q.data_ptr() and not q.requires_grad
+
+
+def test_synthetic_batch_is_mnist_shaped_seeded_and_has_every_label():
+    """Mistakes: another default width than 784, draws from the global RNG instead of the generator (one --seed
+    would not reproduce one batch), or labels from 1 instead of 0..9."""
+    draws = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        draws.append(gc.synthetic_batch(500, generator=torch.Generator().manual_seed(3)))
+    (xa, ya), (xb, yb) = draws
+    assert xa.shape == (500, 784) and torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert set(ya.tolist()) == set(range(10))
+
+
+def test_perturb_draws_biases_as_half_a_standard_normal():
+    """Mistake: the bias draw 0.5 / randn instead of 0.5 * randn (heavy-tailed: some biases in the hundreds)."""
+    g = torch.Generator().manual_seed(0)
+    model = make_model((2000,), "ce", generator=g, n_in=4)
+    gc.perturb(model, g)
+    b = model.layers[0].b
+    assert 0.45 < b.std().item() < 0.55 and b.abs().max().item() < 0.5 * 6
+
+
+@pytest.mark.parametrize("a, b, expected", [(0.0, 0.0, (0.0, 0.0)), (1.0, 0.0, (1.0, float("inf")))])
+def test_diffs_against_an_all_zero_reference(a, b, expected):
+    """Mistakes in the relative difference when the reference is all zeros: a division by zero, 1.0 or inf for two
+    equal zero tensors (no difference is a relative difference of 0), or a finite value for a real difference."""
+    assert gc.diffs(torch.full((3,), a), torch.full((3,), b)) == expected
+
+
+def two_kinks(flat):
+    """f = sum of cubes; every entry is a 'ReLU input' on both sides of 0 at once: any step of an entry at 0
+    crosses a kink whichever way it goes."""
+    return lambda: ((flat ** 3).sum().item(), (flat > 0, flat < 0))
+
+
+def test_an_entry_whose_both_steps_cross_a_kink_is_skipped_and_counted():
+    """Mistakes: another label than "skipped", or the skipped count not incremented by one per skipped entry
+    (= 1, -= 1, += 2), or the sampling stopping at the first skipped entry (break instead of continue)."""
+    flat = torch.tensor([0.0, 0.0, 0.5], dtype=torch.float64)
+    assert kink_difference(two_kinks(flat), flat, 0, 0.1) == (None, "skipped")
+    idx, num, one_sided, skipped = sample_differences(
+        two_kinks(flat), flat, samples=3, generator=torch.Generator().manual_seed(0), h=0.1)
+    assert (idx, skipped, one_sided) == ([2], 2, 0) and num == [pytest.approx(3 * 0.25 + 0.01, rel=1e-9)]

@@ -79,3 +79,40 @@ def test_cli_prints_the_first_wrong_tensor(monkeypatch):
         in res.stdout
     res = CliRunner().invoke(app, ["gradcheck", "--synthetic", "--json"])
     assert res.exit_code == 1 and json.loads(res.stdout)["first_wrong"] == "lin1.out"
+
+
+def failing_row(name, max_rel, kind="autograd", note=""):
+    return gc.GradRow(name, (1,), kind, False, False, max_rel, max_rel, False, 1, note=note)
+
+
+def settle(rows):
+    from mnist_scratch.gradcheck.order import settle_float32
+
+    g = torch.Generator().manual_seed(0)
+    model = make_model((6,), "ce", generator=g, n_in=5)
+    x, targ = batch(bs=4, n_in=5)
+    return {(r.name, r.kind): r for r in settle_float32(model, x, targ, rows)}
+
+
+def test_settle_float32_verdicts_and_notes_on_correct_rules():
+    """Mistakes in settling a float32 failure whose tensor passes in float64: the round-off bound taken as
+    < ROUNDOFF_REL instead of <= (max_rel exactly 1e-3 is round-off), a failure far beyond the bound passed because
+    float64 passes ("or" for "and") or left without its "right in float64 but far off" note, an fd row (not
+    autograd) re-judged, or the notes misspelt (the report prints them)."""
+    rows = [failing_row("lin1.w", 5e-4), failing_row("lin1.b", 1e-3), failing_row("lin2.w", 0.5),
+            failing_row("lin2.w", 5e-4, kind="fd")]
+    out = settle(rows)
+    for n in ("lin1.w", "lin1.b"):
+        assert out[n, "autograd"].ok and out[n, "autograd"].note == "within float32 round-off (passes in float64)"
+    far = out["lin2.w", "autograd"]
+    assert not far.ok and far.note == "right in float64 but far off in float32 (overflow?)"
+    assert out["lin2.w", "fd"] == rows[3]  # an fd row is not the float32-vs-float64 question: untouched
+
+
+def test_settle_float32_appends_wrong_in_float64_too_to_any_note(monkeypatch):
+    """Mistakes: the "wrong in float64 too" note misspelt, prefixed with "; " when the row had no note, or
+    replacing a note the row already had (e.g. "shape differs") instead of following it."""
+    monkeypatch.setattr(Relu, "bwd", broken_relu)
+    out = settle([failing_row("lin1.w", 0.5), failing_row("lin1.b", 0.5, note="shape differs")])
+    assert out["lin1.w", "autograd"].note == "wrong in float64 too" and not out["lin1.w", "autograd"].ok
+    assert out["lin1.b", "autograd"].note == "shape differs; wrong in float64 too"
