@@ -65,6 +65,38 @@ class Hooks:
         """A stats step summarized (a training.stats.StepStats), for the display."""
 
 
+
+class Relay(Hooks):
+    """Hooks that pass every call on to `inner`. A layer (recording the run, logging, agreeing across ranks)
+    overrides only the calls it adds to, so a hook added to Hooks reaches the display through every layer."""
+
+    def __init__(self, inner: Hooks):
+        self.inner = inner
+
+    def epochs(self, it: Iterable[int]) -> Iterable[int]:
+        return self.inner.epochs(it)
+
+    def batches(self, it: Iterable[int]) -> Iterable[int]:
+        return self.inner.batches(it)
+
+    def batch_end(self, i: int, loss: float) -> None:
+        self.inner.batch_end(i, loss)
+
+    def epoch_end(self, stats: EpochStats, state: dict) -> None:
+        self.inner.epoch_end(stats, state)
+
+    def should_stop(self) -> bool:
+        return self.inner.should_stop()
+
+    def stats_every(self) -> int:
+        return self.inner.stats_every()
+
+    def step_stats(self, step: int, lr: float, loss: torch.Tensor, probe) -> None:
+        self.inner.step_stats(step, lr, loss, probe)
+
+    def show_stats(self, stats) -> None:
+        self.inner.show_stats(stats)
+
 def sync_every(device: "torch.device | str") -> int:
     """Steps between reading the losses back: every step on the CPU (cheap), else every SYNC_EVERY (one sync)."""
     return 1 if torch.device(device).type == "cpu" else SYNC_EVERY

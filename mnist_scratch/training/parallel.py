@@ -16,7 +16,7 @@ from torch import Tensor
 
 from mnist_scratch.errors import PeerLostError, TrainingError, UsageError
 from mnist_scratch.training.engines import ReferenceEngine, sgd_
-from mnist_scratch.training.fit import EpochStats, Hooks
+from mnist_scratch.training.fit import EpochStats, Hooks, Relay
 from mnist_scratch.training.fused import FusedEngine
 
 SUPPORTED = (FusedEngine.name, ReferenceEngine.name)  # autograd's gradients live in .grad: that is DDP's job
@@ -159,21 +159,13 @@ class Follower(Hooks):
         return bool(self.stop)
 
 
-class ParallelHooks(Hooks):
+class ParallelHooks(Relay):
     """fit's hooks on every rank: stops when the ranks agree to, checks the parameters agree before recording."""
 
     def __init__(self, inner: Hooks, engine: DataParallel):
-        self.inner, self.engine = inner, engine
+        super().__init__(inner)
+        self.engine = engine
         engine.want_stop = inner.should_stop  # the local wish (Ctrl-C): sent with the next all_reduce
-
-    def epochs(self, it):
-        return self.inner.epochs(it)
-
-    def batches(self, it):
-        return self.inner.batches(it)
-
-    def batch_end(self, i: int, loss: float) -> None:
-        self.inner.batch_end(i, loss)
 
     def epoch_end(self, stats: EpochStats, state: dict) -> None:
         self.engine.agree(state, stats.epoch)  # before rank 0 records anything

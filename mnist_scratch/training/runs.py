@@ -16,7 +16,7 @@ from mnist_scratch.errors import MnistScratchError, PathError, UsageError
 from mnist_scratch.interrupts import deferred
 from mnist_scratch.limits import check_threads
 from mnist_scratch.training import checkpoint
-from mnist_scratch.training.fit import EpochStats, Hooks
+from mnist_scratch.training.fit import EpochStats, Hooks, Relay
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
@@ -45,11 +45,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Recorder(Hooks):
+class Recorder(Relay):
     """Writes each finished epoch to the run folder, then passes every call on to the display hooks."""
 
     def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, display: Hooks, fresh: bool):
-        self.out, self.cfg, self.mean, self.std, self.display = out, cfg, mean, std, display
+        super().__init__(display)
+        self.out, self.cfg, self.mean, self.std = out, cfg, mean, std
         self.stop, self.config_due = 0, True  # stop: the signal that asked the loop to stop, 0 for none
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -69,15 +70,6 @@ class Recorder(Hooks):
     def checkpoint_path(self) -> Path:
         return self.out / checkpoint.WEIGHTS
 
-    def epochs(self, it):
-        return self.display.epochs(it)
-
-    def batches(self, it):
-        return self.display.batches(it)
-
-    def batch_end(self, i: int, loss: float) -> None:
-        self.display.batch_end(i, loss)
-
     def epoch_end(self, stats: EpochStats, state: dict) -> None:
         try:
             checkpoint.save(self.checkpoint_path, state, self.cfg, stats.epoch, self.mean, self.std)
@@ -86,20 +78,14 @@ class Recorder(Hooks):
             append_text(self.out / METRICS, json.dumps(dataclasses.asdict(stats)) + "\n")
         except OSError as e:
             raise MnistScratchError(f"cannot save the checkpoint in {shown(self.out)}: {e.strerror or e}") from None
-        self.display.epoch_end(stats, state)
+        self.inner.epoch_end(stats, state)
 
     def ask_stop(self, signum: int) -> None:
         """A signal handler's request: stop after the current batch."""
         self.stop = signum
 
     def should_stop(self) -> bool:
-        return bool(self.stop) or self.display.should_stop()
-
-    def stats_every(self) -> int:
-        return self.display.stats_every()
-
-    def step_stats(self, step: int, lr: float, loss, probe) -> None:
-        self.display.step_stats(step, lr, loss, probe)
+        return bool(self.stop) or self.inner.should_stop()
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from mnist_scratch.atomic import append_text, atomic_write, open_regular
 from mnist_scratch.errors import MnistScratchError
-from mnist_scratch.training.fit import Hooks
+from mnist_scratch.training.fit import Hooks, Relay
 from mnist_scratch.training.stats import Tracker
 
 LOSSES = "losses.jsonl"
@@ -30,12 +30,12 @@ CHUNK = 64  # stats steps per histogram file
 MAX_LINE = 1 << 16  # a longer line is not one of ours: skipped when reading
 
 
-class StatsRecorder(Hooks):
+class StatsRecorder(Relay):
     """Records per-batch losses and every stats step in the run folder, then passes each call on to display."""
 
     def __init__(self, out: Path, every: int, nb: int, total: int, lr_at, display: Hooks, start_step: int = 0):
+        super().__init__(display)
         self.out, self.every, self.nb, self.total, self.lr_at = out, every, nb, total, lr_at
-        self.display = display
         self.tracker, self.step, self.losses, self.hist = Tracker(every), start_step, [], []
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -43,18 +43,12 @@ class StatsRecorder(Hooks):
         except OSError as e:
             raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
 
-    def epochs(self, it):
-        return self.display.epochs(it)
-
-    def batches(self, it):
-        return self.display.batches(it)
-
     def stats_every(self) -> int:
         return self.every
 
     def batch_end(self, i: int, loss: float) -> None:
         self.losses.append(loss)  # a float on a list: the per-batch cost of recording the loss
-        self.display.batch_end(i, loss)
+        self.inner.batch_end(i, loss)
 
     def step_stats(self, step: int, lr: float, loss, probe) -> None:
         s = self.tracker.summarize(step, lr, loss, probe)
@@ -63,16 +57,13 @@ class StatsRecorder(Hooks):
         self._write(STATS, json.dumps({**s.scalars(), "epoch": step / self.nb}) + "\n")
         if len(self.hist) >= CHUNK:
             self._flush_hist()
-        self.display.step_stats(step, lr, loss, probe)
-        self.display.show_stats(s)
+        self.inner.step_stats(step, lr, loss, probe)
+        self.inner.show_stats(s)
 
     def epoch_end(self, stats, state: dict) -> None:
         self._flush_losses()
         self._flush_hist()
-        self.display.epoch_end(stats, state)
-
-    def should_stop(self) -> bool:
-        return self.display.should_stop()
+        self.inner.epoch_end(stats, state)
 
     def _flush_losses(self) -> None:
         """The batches since the last flush as one line (their losses reach here before the stats step's own)."""

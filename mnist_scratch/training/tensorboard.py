@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from mnist_scratch.errors import MnistScratchError, UsageError
-from mnist_scratch.training.fit import Hooks
+from mnist_scratch.training.fit import Hooks, Relay
 
 HIST_EVERY = 10  # stats steps between histograms
 
@@ -24,7 +24,7 @@ def check_available() -> None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'mnist-scratch[tb]'") from None
 
 
-class TensorBoardHooks(Hooks):
+class TensorBoardHooks(Relay):
     """Writes scalars and histograms through torch.utils.tensorboard.SummaryWriter, then passes calls on."""
 
     def __init__(self, logdir: Path, nb: int, total: int, lr_at, display: Hooks, start_step: int = 0):
@@ -35,23 +35,15 @@ class TensorBoardHooks(Hooks):
             self.w = SummaryWriter(log_dir=str(logdir))
         except OSError as e:
             raise MnistScratchError(f"cannot write TensorBoard events in {logdir}: {e.strerror or e}") from None
-        self.nb, self.total, self.lr_at, self.display, self.step = nb, total, lr_at, display, start_step
+        super().__init__(display)
+        self.nb, self.total, self.lr_at, self.step = nb, total, lr_at, start_step
         self.n_stats = 0
-
-    def epochs(self, it):
-        return self.display.epochs(it)
-
-    def batches(self, it):
-        return self.display.batches(it)
-
-    def stats_every(self) -> int:
-        return self.display.stats_every()
 
     def batch_end(self, i: int, loss: float) -> None:
         self.w.add_scalar("train/loss", loss, self.step)
         self.w.add_scalar("train/lr", self.lr_at(self.step / self.total), self.step)
         self.step += 1
-        self.display.batch_end(i, loss)
+        self.inner.batch_end(i, loss)
 
     def step_stats(self, step: int, lr: float, loss, probe) -> None:
         if self.n_stats % HIST_EVERY == 0:
@@ -63,7 +55,7 @@ class TensorBoardHooks(Hooks):
                 if bool(torch.isfinite(t).all()):  # a diverging step: fit names it; a histogram cannot hold nan
                     self.w.add_histogram(tag, t, step)
         self.n_stats += 1
-        self.display.step_stats(step, lr, loss, probe)
+        self.inner.step_stats(step, lr, loss, probe)
 
     def show_stats(self, stats) -> None:
         for l in stats.layers:
@@ -73,7 +65,7 @@ class TensorBoardHooks(Hooks):
         for p in stats.params:
             self.w.add_scalar(f"params/{p.name}.grad_norm", p.grad_norm, stats.step)
             self.w.add_scalar(f"params/{p.name}.update_ratio_log10", p.update_ratio, stats.step)
-        self.display.show_stats(stats)
+        self.inner.show_stats(stats)
 
     def epoch_end(self, stats, state: dict) -> None:
         at = stats.epoch * self.nb  # the step the epoch ended at: the scalars line up with the per-batch ones
@@ -81,7 +73,4 @@ class TensorBoardHooks(Hooks):
         self.w.add_scalar("valid/loss", stats.valid_loss, at)
         self.w.add_scalar("valid/acc", stats.valid_acc, at)
         self.w.flush()  # a killed run keeps every finished epoch
-        self.display.epoch_end(stats, state)
-
-    def should_stop(self) -> bool:
-        return self.display.should_stop()
+        self.inner.epoch_end(stats, state)
