@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from fakemnist import full_size_cache
-from faultkit import temp_files
+from faultkit import signal_when, temp_files
 
 from mnist_scratch.training import checkpoint, runs
 
@@ -35,17 +34,8 @@ def test_ctrl_c_stops_after_the_batch_prints_the_table_and_keeps_the_checkpoint(
     proc = subprocess.Popen([*_command(), "train", "--data-dir", str(cache), "--nh", "16", "--bs", "500",
                              "--epochs", "1000", "--no-progress", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        end = time.monotonic() + 240
-        while not runs.read_metrics(out):  # the first epoch is saved
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < end, "no epoch finished in time"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    stdout, stderr = signal_when(proc, lambda: runs.read_metrics(out), signal.SIGINT,  # the first epoch is saved
+                                 within=240, what="no epoch finished", timeout=120, poll=0.1)
     assert proc.returncode == 130, stderr
     assert stderr == ""
     rows = runs.read_metrics(out)

@@ -9,13 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from fakemnist import classic_splits, make_arrays, py2_pickle
 from fakeserver import MirrorServer, Route
-from faultkit import GatedServer, one_line
+from faultkit import GatedServer, one_line, signal_when
 
 from mnist_scratch.bench.suite import child_peak_rss, time_help
 from mnist_scratch.training import checkpoint, runs
@@ -125,17 +124,8 @@ def test_bench_children_never_import_from_the_working_folder(tmp_path, monkeypat
 def test_sigterm_stops_training_after_the_batch_keeps_the_epoch_and_exits_143(mirror, tmp_path):
     out = tmp_path / "run"
     proc = start(mirror, "train", *TRAIN, "--epochs", "100000", "--out", out, "--data-dir", tmp_path / "c")
-    try:
-        end = time.monotonic() + 120
-        while not runs.read_metrics(out):  # the first epoch is saved
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < end, "no epoch finished in time"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    stdout, stderr = signal_when(proc, lambda: runs.read_metrics(out), signal.SIGTERM,  # the first epoch is saved
+                                 within=120, what="no epoch finished", timeout=90)
     assert (proc.returncode, stderr) == (143, b"")
     assert b"terminated: stopped after the current batch; the checkpoint holds the last full" in stdout
     rows = runs.read_metrics(out)
@@ -146,15 +136,7 @@ def test_sigterm_outside_training_is_one_line_and_143(pkl, tmp_path):
     cache = tmp_path / "c"
     with GatedServer("mnist.pkl.gz", pkl) as gate:
         proc = start(gate.url(), "download", "--data-dir", cache)
-        try:
-            end = time.monotonic() + 120
-            while not gate.started.is_set():
-                assert proc.poll() is None and time.monotonic() < end, "the download did not start"
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)
-            stdout, stderr = proc.communicate(timeout=90)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        stdout, stderr = signal_when(proc, gate.started.is_set, signal.SIGTERM, within=120,
+                                     what="the download did not start", timeout=90)
     assert (proc.returncode, stdout, one_line(stderr.decode())) == (143, b"", "terminated")
     assert not (cache / "raw" / "mnist.pkl.gz").exists()

@@ -244,3 +244,21 @@ class GatedServer:
         self.release()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def signal_when(proc, ready, sig, *, within: float, what: str, timeout: float = 120, poll: float = 0.05):
+    """Wait (at most `within` s, the process still alive) until ready(), send proc the signal sig, and return its
+    (stdout, stderr); the process is killed whatever happens, so no test leaves one behind."""
+    import time
+
+    try:
+        end = time.monotonic() + within
+        while not ready():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < end, f"{what} in time"
+            time.sleep(poll)
+        proc.send_signal(sig)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
