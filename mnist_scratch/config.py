@@ -27,6 +27,7 @@ SCHEDULES = ("constant", "onecycle", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
 SPLITS = ("train", "valid", "test")
 ENGINES = ("manual", "reference", "autograd")  # the `name` of each engine class in training/engines.py
+PRECISIONS = ("highest", "high", "medium")  # torch.set_float32_matmul_precision's values
 LR_RULES = ("valley", "steepest")  # the suggestion rules of training/lr_find.py, the first its default
 MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not a model
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
@@ -147,6 +148,9 @@ class TrainConfig:
                       "classes; autograd: the same model by PyTorch autograd.", _one_of(ENGINES), ENGINES)
     threads: int = opt(0, "torch CPU threads (0: torch's default, one per core); 1 is steadier on a busy machine.",
                        _threads)
+    matmul_precision: str = opt(
+        "highest", "float32 matmuls: highest (exact), high (TF32 on GPUs), medium (bfloat16 GEMMs where the "
+        "hardware has them).", _one_of(PRECISIONS), PRECISIONS)
     procs: int = opt(1, "Worker processes on this machine, each training on its share of every batch (data "
                      "parallel; gloo on the CPU, NCCL on CUDA). Under torchrun the world comes from torchrun.",
                      _procs)

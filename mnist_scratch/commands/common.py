@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mnist_scratch.config import DEVICES, ENGINES, LOSSES, SCHEDULES, TrainConfig, default_text, meta, shipped
+from mnist_scratch.config import DEVICES, ENGINES, LOSSES, PRECISIONS, SCHEDULES, TrainConfig, default_text, meta, shipped
 
 DataDir = Annotated[
     Path | None,
@@ -29,6 +29,7 @@ Loss = choices("Loss", LOSSES)
 Schedule = choices("Schedule", SCHEDULES)
 Device = choices("Device", DEVICES)
 EngineName = choices("EngineName", ENGINES)
+Precision = choices("Precision", PRECISIONS)
 Dtype = choices("Dtype", ("float32", "float64"))
 
 

@@ -11,6 +11,7 @@ from mnist_scratch.commands.common import (
     EngineName,
     Json,
     Loss,
+    Precision,
     Schedule,
     complete_config,
     complete_run,
@@ -37,6 +38,8 @@ def train(
     device: Annotated[Device, config_option("device")] = Device(config_default("device")),
     engine: Annotated[EngineName, config_option("engine")] = EngineName(config_default("engine")),
     threads: Annotated[int, config_option("threads")] = config_default("threads"),
+    matmul_precision: Annotated[Precision, config_option("matmul_precision")] = Precision(
+        config_default("matmul_precision")),
     procs: Annotated[int, config_option("procs")] = config_default("procs"),
     dist_timeout: Annotated[float, config_option("dist_timeout")] = config_default("dist_timeout"),
     stats_every: Annotated[int, config_option("stats_every")] = config_default("stats_every"),
@@ -87,7 +90,8 @@ def train(
     if config == "list":
         return report.render_configs()
     flags = dict(nh=nh, loss=loss, epochs=epochs, bs=bs, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                 lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads, procs=procs,
+                 lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads,
+                 matmul_precision=matmul_precision, procs=procs,
                  dist_timeout=dist_timeout, stats_every=stats_every)
     typed = given(ctx, flags)
     if rules is not None and (resume is not None or "engine" in typed):

@@ -10,6 +10,7 @@ import torch
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.training import sentinel
+from mnist_scratch.training.precision import matmul_precision
 
 OVERFLOW = ("the model's outputs overflow to inf or nan: its weights are finite but far too large (a diverged or "
             "tampered checkpoint); retrain with a smaller --lr")
@@ -203,7 +204,11 @@ def _where(keeper: sentinel.Keeper, engine, data, cfg: TrainConfig, upto: tuple[
 
 def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoch: int = 0) -> FitResult:
     """Train engine on data.x_train for epochs start_epoch..cfg.epochs-1; evaluate on valid after each."""
-    hooks = hooks or Hooks()
+    with matmul_precision(cfg.matmul_precision):  # torch's setting is process-wide: this run's, then the caller's
+        return _fit(engine, data, cfg, hooks or Hooks(), start_epoch)
+
+
+def _fit(engine, data, cfg: TrainConfig, hooks: "Hooks", start_epoch: int) -> FitResult:
     x, y = data.x_train, data.y_train
     n = len(x)
     nb = math.ceil(n / cfg.bs)

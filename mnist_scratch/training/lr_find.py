@@ -15,6 +15,7 @@ from mnist_scratch.errors import UsageError
 from mnist_scratch.lesson.nn import Model
 from mnist_scratch.training.fit import epoch_order
 from mnist_scratch.training.fused import FusedEngine
+from mnist_scratch.training.precision import matmul_precision
 
 RULES = LR_RULES
 BETA = 0.9  # the loss's moving average spans ~10 steps: the lr grows ~2x over them at the default 200 steps
@@ -109,4 +110,5 @@ def sweep(cfg: TrainConfig, x: Tensor, y: Tensor, **kw) -> LrFind:
     if cfg.bs > len(x):
         raise UsageError(f"--bs {cfg.bs} is larger than the train split ({len(x):,} rows); use at most {len(x)}")
     model = make_model(cfg.nh, cfg.loss, generator=torch.Generator().manual_seed(cfg.seed), device=x.device)
-    return lr_find(model, x, y, cfg, **kw)
+    with matmul_precision(cfg.matmul_precision):  # the sweep runs the steps `train` would run
+        return lr_find(model, x, y, cfg, **kw)

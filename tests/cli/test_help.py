@@ -11,7 +11,7 @@ from mnist_scratch.cli import app
 from mnist_scratch.config import DEVICES, ENGINES, LOSSES, SCHEDULES, SPLITS, TrainConfig, default_text
 
 runner = CliRunner()
-WIDE = {"COLUMNS": "240", "NO_COLOR": "1", "TERM": "dumb"}  # one line per option, no escape codes
+WIDE = {"COLUMNS": "300", "NO_COLOR": "1", "TERM": "dumb"}  # one line per option, no escape codes
 COMMANDS = sorted(c.name for c in app.registered_commands)
 
 
