@@ -6,7 +6,17 @@ from typing import Annotated, Any
 
 import typer
 
-from mnist_scratch.config import DEVICES, ENGINES, LOSSES, PRECISIONS, SCHEDULES, TrainConfig, default_text, meta, shipped
+from mnist_scratch.config import (
+    DEVICES,
+    ENGINES,
+    LOSSES,
+    PRECISIONS,
+    SCHEDULES,
+    TrainConfig,
+    default_text,
+    meta,
+    shipped,
+)
 
 DataDir = Annotated[
     Path | None,
