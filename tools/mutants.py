@@ -1,6 +1,6 @@
 """Mutation testing of the math and the checkers with mutmut, one target (module + its tests) at a time.
 
-    python tools/mutants.py [TARGET ...] [--jobs N]     (or `make mutants`, `make mutants TARGETS=nn JOBS=1`)
+    python tools/mutants.py [TARGET ...] [--jobs N] [--only GLOB ...]   (or `make mutants TARGETS=nn JOBS=1`)
 
 Each target runs in its own scratch copy under .mutants/TARGET/ (mutmut reads its settings from the
 pyproject.toml of the folder it runs in, so every target gets a copy with its own [tool.mutmut] section).
@@ -11,6 +11,7 @@ Not part of `make test` or CI: it takes tens of minutes.
 """
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -129,8 +130,13 @@ def results(work: Path) -> list[tuple[str, str]]:
     return [m.groups() for line in lines if (m := re.fullmatch(r"\s*(\S+): (.+)", line))]
 
 
-def run_target(name: str, target: Target, jobs: int, equivalent: dict[str, tuple[str, str]], recheck: bool) -> Report:
-    """Mutate the target, run its tests against every mutant (or only the last run's survivors), sort the results."""
+def run_target(name: str, target: Target, jobs: int, equivalent: dict[str, tuple[str, str]], recheck: bool,
+               only: "list[str] | None" = None) -> Report:
+    """Mutate the target, run its tests against every mutant (or only the last run's survivors), sort the results.
+
+    only: mutant-name globs (e.g. mnist_scratch.grader.diagnose.*): run and report those mutants alone.
+    """
+    picked = lambda mid: not only or any(fnmatch.fnmatch(mid, pat) for pat in only)  # noqa: E731
     rep, t0 = Report(name), time.monotonic()
     sources, tests = globbed(target.sources), globbed(target.tests)
     if not sources or not tests:
@@ -146,13 +152,16 @@ def run_target(name: str, target: Target, jobs: int, equivalent: dict[str, tuple
         print(f"   --recheck: the test files of {name} changed since the last run; running every mutant", flush=True)
         recheck = False
     if recheck:
-        again = [mid for mid, status in results(work) if status not in KILLED and mid not in equivalent]
+        again = [mid for mid, status in results(work) if status not in KILLED and mid not in equivalent and picked(mid)]
     prepare(name, sources, tests, keep=recheck)
     selection.write_text("\n".join(tests) + "\n", "utf-8")
     with open(work / "mutmut.log", "w", encoding="utf-8") as log:
         if again or not recheck:
-            mutmut(work, "run", "--max-children", str(jobs), *again, log=log, timeout=4 * 3600)
+            names = again or (only if not recheck else [])
+            mutmut(work, "run", "--max-children", str(jobs), *names, log=log, timeout=4 * 3600)
     for mid, status in results(work):
+        if not picked(mid):
+            continue
         rep.total += 1
         if status in KILLED:
             rep.killed += 1
@@ -173,6 +182,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     ap.add_argument("--recheck", action="store_true",
                     help="re-test only the last run's survivors (after adding tests), keeping its other results")
+    ap.add_argument("--only", action="append", metavar="GLOB",
+                    help="only mutants whose name matches, e.g. 'mnist_scratch.grader.diagnose.*' (repeatable)")
     a = ap.parse_args()
     if unknown := [t for t in a.targets if t not in TARGETS]:
         ap.error(f"unknown target {' '.join(unknown)}; known: {' '.join(TARGETS)}")
@@ -181,7 +192,7 @@ def main() -> int:
     reports = []
     for name in a.targets or TARGETS:  # one target at a time: each already uses --jobs processes
         print(f"== {name}", flush=True)
-        rep = run_target(name, TARGETS[name], a.jobs, equivalent, a.recheck)
+        rep = run_target(name, TARGETS[name], a.jobs, equivalent, a.recheck, a.only)
         reports.append(rep)
         for mid, status, diff in rep.survivors:
             print(f"SURVIVOR {mid}: {status}\n{diff}", flush=True)
