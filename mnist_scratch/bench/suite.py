@@ -47,6 +47,7 @@ class BenchResult:
     repeats: int
     extras: list[Extra] = field(default_factory=list)
     clock: str = "wall"  # a key of bench.steps.CLOCKS
+    matmul_precision: str = "highest"  # torch.get_float32_matmul_precision() while the engines were timed
 
 
 def bench_data(data_dir: "Path | None", device: torch.device, rows: int = 50_000
@@ -153,7 +154,8 @@ def run_bench(settings: Sequence[Setting], *, steps: "int | None", repeats: int,
     for s in settings:
         note(f"timing {s.name}")
         cases.append(bench_case(s, x, y, steps=steps, repeats=repeats, clock=clock))
-    res = BenchResult(cases, torch.get_num_threads(), torch.__version__, str(device), data, repeats, clock=clock)
+    res = BenchResult(cases, torch.get_num_threads(), torch.__version__, str(device), data, repeats, clock=clock,
+                      matmul_precision=torch.get_float32_matmul_precision())
     if not extras:
         return res
     del x, y

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.commands.common import DataDir, Device, Json, choices
+from mnist_scratch.commands.common import DataDir, Device, Json, Precision, choices
 
 Clock = choices("Clock", ("wall", "cpu"))
 
@@ -27,6 +27,9 @@ def bench(
                                           "steadier on a shared machine (use with --threads 1).")] = Clock("wall"),
     stats_cost: Annotated[bool, typer.Option("--stats-cost", help="Also time fit() with training statistics off "
                           "and every k steps (nh 50, bs 64, one epoch, interleaved).")] = False,
+    matmul_precision: Annotated[Precision, typer.Option(help="float32 matmuls of every timed engine and floor: "
+                                "highest (exact), high, medium (bfloat16 GEMMs where the hardware has them).")
+                                ] = Precision("highest"),
     data_dir: DataDir = None,
     as_json: Json = False,
 ):
@@ -40,6 +43,7 @@ def bench(
     from mnist_scratch.bench.suite import run_bench
     from mnist_scratch.errors import UsageError
     from mnist_scratch.report import bench as report
+    from mnist_scratch.training import precision
     from mnist_scratch.training.runs import resolve_device
 
     dev = resolve_device(device.value)
@@ -49,6 +53,9 @@ def bench(
         torch.set_num_threads(threads)
     if procs is not None and clock.value == "cpu":
         raise UsageError("--clock cpu times this one process; --procs runs several, timed by the wall clock")
+    if procs is not None and matmul_precision.value != "highest":
+        raise UsageError("--matmul-precision applies to the engines timed in this process; --procs times workers "
+                         "that train at highest")
     if procs is not None:
         from mnist_scratch.bench.parallel import run_parallel_bench
 
@@ -56,10 +63,11 @@ def bench(
         res = run_parallel_bench(counts, torch.get_num_threads(), steps or (20 if quick else 100),
                                  2 if quick else repeats, data_dir, note=report.note)
         return report.render(res, as_json=as_json)
-    res = run_bench(QUICK if quick else SETTINGS, steps=steps or (20 if quick else None), repeats=repeats,
-                    device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
-                    synthetic_rows=5_000 if quick else 50_000,
-                    note=report.note, clock=clock.value)
+    with precision.matmul_precision(matmul_precision.value):  # engines and floors alike (the extras' child: its config)
+        res = run_bench(QUICK if quick else SETTINGS, steps=steps or (20 if quick else None), repeats=repeats,
+                        device=dev, data_dir=data_dir, extras=extras, train_config=train_config,
+                        synthetic_rows=5_000 if quick else 50_000,
+                        note=report.note, clock=clock.value)
     cost = None
     if stats_cost:
         from mnist_scratch.bench.stats_cost import stats_cost as measure

@@ -34,7 +34,8 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=No
         return _json(res, cost)
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
-            f"{res.repeats} interleaved repeats after a warm-up; data: {res.data}")
+            f"float32 matmul precision {res.matmul_precision}, {res.repeats} interleaved repeats after a warm-up; "
+            f"data: {res.data}")
     clock = "CPU seconds of this process" if res.clock == "cpu" else "seconds"
     t = Table(title=f"{clock} per epoch", header_style="bold")
     for col in ("setting", "engine", "median", "min", "max", "GFLOP/s"):
@@ -112,7 +113,8 @@ def _json(res: BenchResult, cost=None) -> None:
                   "wall_over_off": cost.ratio(k, clock="wall"), "estimate": cost.estimate(k) if k else None}
                  for k in cost.cpu]}}
     print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
-                "clock": res.clock, "data": res.data, "cases": [_case_json(c) for c in res.cases],
+                "clock": res.clock,
+                "matmul_precision": res.matmul_precision, "data": res.data, "cases": [_case_json(c) for c in res.cases],
                 "extras": [{"name": x.name, "value": x.value, "unit": x.unit, "note": x.note} for x in res.extras],
                 **extra})
 

@@ -58,6 +58,28 @@ def test_cpu_clock_times_every_row_in_cpu_seconds(tmp_path):
     assert r.exit_code == 2 and "--clock cpu" in r.output
 
 
+def test_matmul_precision_is_timed_reported_and_given_back(tmp_path, monkeypatch):
+    """bench --matmul-precision medium times every engine under it, says so, and leaves the process at highest."""
+    import mnist_scratch.bench.suite as suite
+
+    seen = set()
+    original = suite.bench_case
+
+    def bench_case(*a, **k):
+        seen.add(torch.get_float32_matmul_precision())
+        return original(*a, **k)
+
+    monkeypatch.setattr(suite, "bench_case", bench_case)
+    r = runner.invoke(app, [*QUICK, "--matmul-precision", "medium", "--data-dir", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["matmul_precision"] == "medium" and seen == {"medium"}
+    assert torch.get_float32_matmul_precision() == "highest"
+    r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path)], env={"COLUMNS": "160"})
+    assert r.exit_code == 0 and "float32 matmul precision highest" in r.stdout
+    r = runner.invoke(app, ["bench", "--quick", "--procs", "1", "--matmul-precision", "medium"])
+    assert r.exit_code == 2 and "--matmul-precision" in r.output
+
+
 def test_bad_device_is_a_usage_error():
     r = runner.invoke(app, ["bench", "--quick", "--device", "tpu"])
     assert r.exit_code == 2 and "--device" in r.output

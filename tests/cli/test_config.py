@@ -74,7 +74,7 @@ def test_shipped_configs_say_what_they_are():
     assert resolve(CONFIGS / "lesson.toml", {}).nh == (50,)
     assert resolve(CONFIGS / "wide.toml", {}).nh == (1000,)
     speed = resolve("speedrun", {})
-    assert (speed.engine, speed.loss, speed.threads) == ("manual", "ce", 1)
+    assert (speed.engine, speed.loss, speed.threads, speed.matmul_precision) == ("manual", "ce", 1, "medium")
 
 
 def test_threads_key():
