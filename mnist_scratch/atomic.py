@@ -7,8 +7,8 @@ removes only regular files named like atomic_write's own temp files, directly in
 
 import os
 import re
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from mnist_scratch.errors import PathError
 
 _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-_TEMP_RANDOM = "[a-z0-9_]{8}"  # tempfile.mkstemp's random part
+_TEMP_RANDOM = "[a-z0-9_]{8}"  # the random part of atomic_write's temp names (and of tempfile.mkstemp's)
 
 
 def shown(path: "Path | str") -> str:
@@ -53,8 +53,14 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    fd, tmp = _new_temp(path)
+    try:
+        try:  # the file it replaces keeps its permissions; a new one gets what open() would give it
+            os.fchmod(fd, stat.S_IMODE(os.stat(path, follow_symlinks=False).st_mode))
+        except FileNotFoundError:
+            pass
+    finally:
+        os.close(fd)
     try:
         write(Path(tmp))
         with open(tmp, "rb+") as f:
@@ -64,6 +70,18 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _new_temp(path: Path) -> tuple[int, str]:
+    """A new temp file beside path, opened; created with mode 0o666 so the kernel applies the user's umask
+    (tempfile.mkstemp's 0o600 would leave every written file private to its owner)."""
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")  # matches temp_glob / _TEMP_RANDOM
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp name beside {shown(path)}")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
