@@ -109,14 +109,41 @@ def test_nll_summed_instead_of_averaged_is_a_missing_1_over_bs():
     assert (status, key) == ("wrong", "missing_bs") and hint.startswith("missing 1/bs: nll(input, target) is 7×")
 
 
+def in_place(name):
+    return ("wrong", "inplace", f"{name} is modified in place: it is the caller's tensor, and the backward pass "
+                                "reads it again; compute into a new tensor instead")
+
+
 def test_nll_that_writes_into_its_target():
     def nll(input, target):
         out = -input[range(target.shape[0]), target].mean()
         target.zero_()
         return out
 
-    assert grade("nll", nll)[:2] == ("wrong", "inplace")
-    assert grade("nll", nll)[2].startswith("target is modified in place")
+    assert grade("nll", nll) == in_place("target")
+
+
+def test_nll_that_writes_into_its_input():
+    def nll(input, target):
+        out = -input[range(target.shape[0]), target].mean()
+        input.sub_(out)
+        return out
+
+    assert grade("nll", nll) == in_place("input")
+
+
+def test_nll_is_given_log_probabilities_of_each_row():
+    """nll's input is log_softmax over the classes (dim -1) of each case's logits: each row's probabilities sum to 1."""
+    seen = []
+
+    def nll(input, target):
+        seen.append(input.clone())
+        return -input[range(target.shape[0]), target].mean()
+
+    assert grade("nll", nll)[0] == "pass"
+    for k, (case, inp) in enumerate(zip(CASES, seen, strict=True)):
+        assert torch.equal(inp, F.log_softmax(tensors(case, k)["logits"], -1))
+        assert torch.allclose(inp.exp().sum(-1), torch.ones(case.bs, dtype=torch.float64))
 
 
 # ------------------------------------------------------------------ cross_entropy_grad
@@ -198,4 +225,24 @@ def test_cross_entropy_grad_that_writes_into_the_logits():
         inp.g = ce_grad(inp, targ)
         inp.mul_(2)
 
-    assert grade("cross_entropy_grad", cross_entropy_grad)[:2] == ("wrong", "inplace")
+    assert grade("cross_entropy_grad", cross_entropy_grad) == in_place("inp")
+
+
+def test_cross_entropy_grad_that_writes_into_the_targets():
+    def cross_entropy_grad(inp, targ):
+        inp.g = ce_grad(inp, targ)
+        targ.fill_(0)
+
+    assert grade("cross_entropy_grad", cross_entropy_grad) == in_place("targ")
+
+
+def test_cross_entropy_grad_off_at_its_small_entries_is_caught_by_finite_differences():
+    """In float32 the comparison allows 1e-5 of the largest entry; an error of 2e-6 of it on every entry passes
+    that, but entries of size ~1e-4 are then far off, which the central differences on sampled entries see."""
+    def cross_entropy_grad(inp, targ):
+        g = ce_grad(inp, targ)
+        inp.g = (g + 2e-6 * g.abs().max()).float()
+
+    status, key, hint = grade("cross_entropy_grad", cross_entropy_grad)
+    assert (status, key) == ("wrong", "fd")
+    assert hint.startswith("inp.g disagrees with central finite differences (max rel diff ")
