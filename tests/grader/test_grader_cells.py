@@ -26,6 +26,10 @@ from mnist_scratch.grader.load import ipynb_cells, py_cells, strip_magics
     ("%timeit -n 10 -r 3 mm(a, b)", "mm(a, b)\n"),  # -n and -r take a value: both dropped
     ("%timeit -q mm(a, b)", "mm(a, b)\n"),  # a flag without a value: dropped alone
     ("%timeit -n10 -o f(x)", "f(x)\n"),
+    ("  %time   x = 1  ", "  x = 1\n"),
+    ("%time ", "\n"),  # nothing to time: a blank line, not an IndexError that stops the whole check
+    ("%timeit -n", "\n"),  # an option with nothing after it: a blank line, not an endless loop
+    ("%timeit -q", "\n"),
     ("%timer x", "\n"),  # not %time: an unknown magic, blanked
     ("x = 1\n\ny = 2", "x = 1\n\ny = 2\n"),
     ("", "\n"),
