@@ -2,9 +2,13 @@
 one namespace, with what went wrong (syntax error, raising cells, endless cells) said in the learner's terms.
 """
 
+import builtins
+import io
 import os
 
+import nbformat
 import pytest
+from nbformat import v4
 
 from mnist_scratch.errors import UsageError
 from mnist_scratch.grader import load
@@ -35,6 +39,21 @@ def test_a_file_over_5_mb_is_refused_unread(tmp_path):
     with pytest.raises(UsageError) as e:
         read_bounded(p)
     assert str(e.value) == f"{p} is larger than 5 MB: not a lesson file"
+
+
+def test_a_huge_file_is_never_read_whole(monkeypatch, tmp_path):
+    """Reading stops one byte past the cap: a multi-GB file is refused after 5 MB, not loaded into memory first."""
+    asked = []
+
+    class Huge(io.BytesIO):
+        def read(self, n=-1):
+            asked.append(n)
+            return b"#" * n
+
+    monkeypatch.setattr(load, "open_regular", lambda path: Huge())
+    with pytest.raises(UsageError, match="larger than 5 MB"):
+        read_bounded(tmp_path / "huge.py")
+    assert asked == [MAX_BYTES + 1]
 
 
 def test_undecodable_bytes_are_replaced_not_fatal(tmp_path):
@@ -72,6 +91,17 @@ def test_load_file_splits_a_py_file_into_its_cells(tmp_path):
     assert got.namespace["y"] == 2 and len(got.notes) == 1 and "ValueError: cell 2" in got.notes[0]
 
 
+def test_load_file_names_a_notebooks_cells_after_the_file(tmp_path):
+    p = tmp_path / "l.ipynb"
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_code_cell("x = 1"), v4.new_markdown_cell("text"), v4.new_code_cell("y = x + z")]
+    p.write_text(nbformat.writes(nb))
+    got = load_file(p, seconds=5)
+    assert got.filenames == frozenset({f"{p} [code cell 1]", f"{p} [code cell 2]"})
+    assert got.notes == [f'File "{p} [code cell 2]", line 1, in <module>\n    y = x + z\n'
+                         "NameError: name 'z' is not defined"]
+
+
 # ------------------------------------------------------------------ load_cells
 
 
@@ -81,13 +111,27 @@ def test_the_namespace_is_a_fresh_module_that_is_not_main():
                      "l.py", seconds=5)
     ns = got.namespace
     assert (ns["name"], ns["f"], "ran" in ns) == (LESSON_MODULE, "l.py", False) and LESSON_MODULE == "__lesson__"
-    assert ns["__builtins__"] is __builtins__ or ns["__builtins__"].__name__ == "builtins"
+    assert ns["__builtins__"] is builtins  # the module, as in a notebook's __main__ (not the dict exec would add)
     assert got.filenames == frozenset({"l.py"}) and got.syntax_error == "" and got.notes == []
 
 
 def test_cells_share_one_namespace_and_run_in_order():
     got = load_cells(cells("x = 1\n", "x = x * 10\n", "y = x + 1\n"), "l.py", seconds=5)
     assert (got.namespace["x"], got.namespace["y"]) == (10, 11)
+
+
+def test_builtins_work_as_in_a_notebook():
+    """A notebook's __builtins__ is the builtins module: code written there (__builtins__.len) runs here too."""
+    got = load_cells(cells("n = __builtins__.len([1, 2, 3])\n"), "l.py", seconds=5)
+    assert got.namespace["n"] == 3 and got.notes == []
+
+
+def test_a_note_shows_only_the_learners_own_frames(tmp_path, monkeypatch):
+    """Their cell called into another module that raised: the note quotes their cell, not the module's insides."""
+    (tmp_path / "helper_mod_for_notes.py").write_text("def boom():\n    raise ValueError('inside')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    got = load_cells(cells("import helper_mod_for_notes\n", "helper_mod_for_notes.boom()\n"), "l.py", seconds=5)
+    assert got.notes == ['File "l.py", line 2, in <module>\n    helper_mod_for_notes.boom()\nValueError: inside']
 
 
 def test_magics_are_stripped_before_running():
