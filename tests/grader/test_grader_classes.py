@@ -100,6 +100,14 @@ def keeping(args_of):
     return module(__call__=__call__)
 
 
+def test_call_that_never_sets_args():
+    def __call__(self, *args):
+        self.out = self.forward(*args)
+        return self.out
+
+    assert grade("Module", module(__call__=__call__)) == ("wrong", "module_args", ARGS_HINT)
+
+
 def test_call_that_keeps_no_args():
     assert grade("Module", keeping(lambda a: None)) == ("wrong", "module_args", ARGS_HINT)
 
@@ -138,6 +146,17 @@ def test_backward_that_calls_bwd_with_a_wrong_gradient():
 
     assert grade("Module", module(backward=backward)) == (
         "wrong", "double", "x.g after backward() is twice the right answer: a factor 2 too many")
+
+
+def test_call_of_a_misspelled_method_names_the_graders_layer():
+    """Their __call__ calls self.fwd: the error names the two-input layer the grader built on their Module, Scale."""
+    def __call__(self, *args):
+        self.args = args
+        self.out = self.fwd(*args)
+        return self.out
+
+    assert grade("Module", module(__call__=__call__)) == ("error", "exception",
+                                                          "AttributeError: 'Scale' object has no attribute 'fwd'")
 
 
 def test_module_whose_call_is_not_implemented():
