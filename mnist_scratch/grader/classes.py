@@ -34,11 +34,6 @@ def module(cls, ctx: Ctx) -> None:
     ctx.expect("x.g after backward()", x.g, 1.5 * torch.ones_like(x), bs=0)
 
 
-def _layer(cls, ctx: Ctx, *init):
-    """An instance, built as the learner's code builds it."""
-    return ctx.call(cls, *init)
-
-
 def lin(cls, ctx: Ctx) -> None:
     """Lin(w, b): forward against x @ w + b, bwd against the linear layer's rule."""
     funcs.lin(lambda x, w, b: cls(w, b).forward(x), ctx, "Lin(w, b).forward(x)")

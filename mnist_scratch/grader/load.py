@@ -47,9 +47,10 @@ def strip_magics(src: str) -> str:
         s = line.lstrip()
         indent = line[: len(line) - len(s)]
         if s.startswith(("%time ", "%timeit ")):
-            stmt = s.split(None, 1)[1]
-            while stmt.startswith("-"):  # %timeit -n 10 stmt: drop the options
-                stmt = stmt.split(None, 2)[-1] if stmt.split(None, 1)[0] in ("-n", "-r") else stmt.split(None, 1)[-1]
+            stmt = s.partition(" ")[2].strip()
+            while stmt.startswith("-"):  # %timeit -n 10 stmt: drop the options; an option with nothing after is all
+                words = stmt.split(None, 2 if stmt.split(None, 1)[0] in ("-n", "-r") else 1)
+                stmt = words[-1] if len(words) > 1 else ""
             out.append(indent + stmt)
         elif s.startswith(("%", "!")) or re.match(r"^[\w.]+\s*=\s*[!%]", s):
             out.append("")

@@ -1,0 +1,124 @@
+"""Turning a learner's file into cells of plain Python: IPython magics and shell lines blanked with line numbers kept,
+`# %%` cells of a .py split at their markers, a notebook's code cells named by their number.
+"""
+
+import nbformat
+import pytest
+from nbformat import v4
+
+from mnist_scratch.errors import UsageError
+from mnist_scratch.grader.load import ipynb_cells, py_cells, strip_magics
+
+# ------------------------------------------------------------------ strip_magics
+
+
+@pytest.mark.parametrize("src,want", [
+    ("%matplotlib inline\nimport torch", "\nimport torch\n"),  # a line magic: blanked, the line kept
+    ("!pip install torch\nx = 1", "\nx = 1\n"),  # a shell escape
+    ("  !ls", "\n"),
+    ("files = !ls\nn = 2", "\nn = 2\n"),  # a shell capture
+    ("x.path = %pwd", "\n"),
+    ("y =%env HOME", "\n"),
+    ("a = b % c\nd = e != f", "a = b % c\nd = e != f\n"),  # Python's own % and != are not magics
+    ("%time t = mm(a, b)", "t = mm(a, b)\n"),  # %time keeps its statement: the lesson times its matmul that way
+    ("%timeit mm(a, b)", "mm(a, b)\n"),
+    ("for i in r:\n    %time f(i)", "for i in r:\n    f(i)\n"),  # the statement keeps its indent
+    ("%timeit -n 10 -r 3 mm(a, b)", "mm(a, b)\n"),  # -n and -r take a value: both dropped
+    ("%timeit -q mm(a, b)", "mm(a, b)\n"),  # a flag without a value: dropped alone
+    ("%timeit -n10 -o f(x)", "f(x)\n"),
+    ("  %time   x = 1  ", "  x = 1\n"),
+    ("%time ", "\n"),  # nothing to time: a blank line, not an IndexError that stops the whole check
+    ("%timeit -n", "\n"),  # an option with nothing after it: a blank line, not an endless loop
+    ("%timeit -q", "\n"),
+    ("%timer x", "\n"),  # not %time: an unknown magic, blanked
+    ("x = 1\n\ny = 2", "x = 1\n\ny = 2\n"),
+    ("", "\n"),
+])
+def test_line_magics_and_shell_lines(src, want):
+    assert strip_magics(src) == want
+
+
+@pytest.mark.parametrize("magic", ["%%bash", "%%writefile lesson.py", "%%html", "  %%bash"])
+def test_a_cell_magic_that_is_not_python_blanks_the_whole_cell(magic):
+    """%%bash's body is shell: running it as Python would fail; its lines are kept as blanks for the numbering."""
+    assert strip_magics(f"{magic}\necho hi\nls -l") == "\n\n\n"
+
+
+@pytest.mark.parametrize("magic", ["%%time", "%%timeit -n 3", "%%capture out"])
+def test_a_timing_or_capture_cell_runs_its_body(magic):
+    """%%time's body is the learner's Python (their definitions often sit in it): only the magic line goes."""
+    assert strip_magics(f"{magic}\ndef relu(x):\n    return x.clamp_min(0.)") == \
+        "\ndef relu(x):\n    return x.clamp_min(0.)\n"
+
+
+def test_a_cell_magic_counts_only_on_the_first_line():
+    assert strip_magics("x = 1\n%%bash\necho hi") == "x = 1\n\necho hi\n"
+
+
+# ------------------------------------------------------------------ py_cells
+
+
+def test_a_py_file_without_markers_is_one_cell():
+    assert py_cells("import torch\nx = 1", "l.py") == [("l.py", "import torch\nx = 1\n", 1)]
+
+
+def test_a_py_file_is_split_at_its_markers_with_first_line_numbers():
+    text = "# %%\nimport torch\n\n# %% [markdown]\n# text\n#%%\ndef f():\n    return 1\n"
+    assert py_cells(text, "l.py") == [
+        ("l.py", "# %%\nimport torch\n\n", 1),  # a marker on line 1 starts no empty cell before it
+        ("l.py", "# %% [markdown]\n# text\n", 4),
+        ("l.py", "#%%\ndef f():\n    return 1\n", 6),  # "#%%" counts too
+    ]
+
+
+def test_code_before_the_first_marker_is_a_cell():
+    assert py_cells("x = 1\n# %%\ny = 2", "l.py") == [("l.py", "x = 1\n", 1), ("l.py", "# %%\ny = 2\n", 2)]
+
+
+def test_an_indented_or_inline_marker_is_not_a_cell_boundary():
+    text = "def f():\n    # %% not a cell\n    return 1  # %%\n"
+    assert py_cells(text, "l.py") == [("l.py", text, 1)]
+
+
+def test_an_empty_py_file_is_one_empty_cell():
+    assert py_cells("", "l.py") == [("l.py", "", 1)]
+
+
+# ------------------------------------------------------------------ ipynb_cells
+
+
+def test_notebook_code_cells_are_numbered_among_code_cells_only():
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_markdown_cell("# title"), v4.new_code_cell("import torch"), v4.new_raw_cell("raw"),
+                v4.new_markdown_cell("more"), v4.new_code_cell("def f():\n    return 1")]
+    assert ipynb_cells(nbformat.writes(nb), "l.ipynb") == [
+        ("l.ipynb [code cell 1]", "import torch", 1), ("l.ipynb [code cell 2]", "def f():\n    return 1", 1)]
+
+
+def test_a_notebook_without_code_cells_has_none():
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_markdown_cell("only words")]
+    assert ipynb_cells(nbformat.writes(nb), "l.ipynb") == []
+
+
+def test_a_broken_notebook_is_a_usage_error_naming_the_file_and_the_problem():
+    with pytest.raises(UsageError) as e:
+        ipynb_cells("{not json", "l.ipynb")
+    assert str(e.value) == "l.ipynb is not a readable notebook: Notebook does not appear to be JSON: '{not json'"
+
+
+def test_only_the_first_line_of_a_long_reader_error_is_shown(monkeypatch):
+    def reads(text, as_version):
+        raise ValueError("bad cell 3\n  details the learner cannot use\n  more")
+
+    monkeypatch.setattr(nbformat, "reads", reads)
+    with pytest.raises(UsageError) as e:
+        ipynb_cells("{}", "l.ipynb")
+    assert str(e.value) == "l.ipynb is not a readable notebook: bad cell 3"
+
+
+def test_a_reader_error_without_a_message_is_still_a_usage_error():
+    """nbformat asserts on a non-integer nbformat_minor with no message: a usage error, not an IndexError crash."""
+    with pytest.raises(UsageError) as e:
+        ipynb_cells('{"nbformat": 4, "nbformat_minor": "x", "metadata": {}, "cells": []}', "l.ipynb")
+    assert str(e.value).startswith("l.ipynb is not a readable notebook:")
