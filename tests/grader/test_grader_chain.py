@@ -37,11 +37,19 @@ def wrong(key: str, hint: str, max_rel=None) -> RuleResult:
 
 
 def test_keyword_arguments_do_not_confuse_which_call_is_which_layer():
-    # lin_grad(l2, out, w=w2, b=b2) is neither layer's positional call: nothing may be read from it
-    src = FORWARD + "    mse_grad(out, targ)\n    lin_grad(l2, out, w=w2, b=b2)\n    relu_grad(l1, l2)\n" \
-                    "    lin_grad(inp, l1, w1, b1)\n"
+    # lin_grad(l2, out, w=w2, b=b2) is neither layer's positional call: nothing may be read from it (its out.g is
+    # not l1's gradient); relu's and the first layer's backward are written out, so l1 is never exposed
+    src = FORWARD + "    mse_grad(out, targ)\n    lin_grad(l2, out, w=w2, b=b2)\n    l1.g = (l1 > 0) * l2.g\n" \
+                    "    w1.g = inp.t() @ l1.g\n    b1.g = l1.g.sum(0)\n    inp.g = l1.g @ w1.t()\n"
     r = grade(src)
     assert (r.status, r.key, r.hint) == ("pass", "", "") and r.max_rel < 1e-12
+
+
+def test_the_first_layers_lin_grad_with_b_as_a_keyword_still_exposes_l1():
+    # relu's backward written out without its mask: l1 is found through lin_grad(inp, l1, w1, b=b1) alone
+    src = FORWARD + "    mse_grad(out, targ)\n    lin_grad(l2, out, w2, b2)\n    l1.g = l2.g.clone()\n" \
+                    "    lin_grad(inp, l1, w1, b=b1)\n"
+    assert grade(src) == wrong("l1", L1 + "No ReLU mask: negatives let through", 0.7850016045179555)
 
 
 def test_relu_grad_called_with_out_as_a_keyword_is_still_where_l1_is_found():
