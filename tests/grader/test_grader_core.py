@@ -63,18 +63,25 @@ def test_inputs_have_their_shapes_and_dtypes():
                       "logits": ((7, 10), f64), "labels": ((7,), torch.int64)}
 
 
+def big():
+    """One large case: enough entries (300 at least) to read each input's mean and spread.
+
+    Drawn in each test, never cached: a value cached in the process would outlive a change to tensors()."""
+    return tensors(Case(400, 30, 300), 0)
+
+
 @pytest.mark.parametrize("name,mean,std", [
     ("inp", 0.0, 1.5), ("w", 0.0, 0.7), ("b", 0.3, 0.5), ("upstream", 0.0, 0.3), ("pre", 0.0, 1.2),
     ("up_h", 0.0, 0.4), ("out1", 4.0, 2.0), ("logits", 0.0, 2.0),
 ])
 def test_inputs_have_non_unit_scales_and_shifted_biases(name, mean, std):
     """Non-unit scales and a non-zero bias mean: a missing factor or an ignored bias cannot hide behind 1 or 0."""
-    v = tensors(Case(2000, 40, 500), 0)[name]
-    assert abs(v.mean().item() - mean) < 0.1 * std and abs(v.std().item() / std - 1) < 0.05
+    v = big()[name]
+    assert abs(v.mean().item() - mean) < 0.15 * std and abs(v.std().item() / std - 1) < 0.15
 
 
 def test_pre_activations_stay_off_the_kink_and_labels_cover_every_class():
-    t = tensors(Case(2000, 40, 500), 0)
+    t = big()
     assert t["pre"].abs().min() >= KINK_MARGIN
     assert set(t["labels"].tolist()) == set(range(10)) and set(t["targ"].tolist()) == set(map(float, range(10)))
 
