@@ -5,8 +5,6 @@ aside), Ctx.call_watching (writing into an input is a mistake) and Ctx.expect (f
 they computed in float32; anything else is diagnosed).
 """
 
-import functools
-
 import pytest
 import torch
 
@@ -65,9 +63,10 @@ def test_inputs_have_their_shapes_and_dtypes():
                       "logits": ((7, 10), f64), "labels": ((7,), torch.int64)}
 
 
-@functools.cache
 def big():
-    """One large case, drawn once: enough entries (300 at least) to read each input's mean and spread."""
+    """One large case: enough entries (300 at least) to read each input's mean and spread.
+
+    Drawn in each test, never cached: a value cached in the process would outlive a change to tensors()."""
     return tensors(Case(400, 30, 300), 0)
 
 
