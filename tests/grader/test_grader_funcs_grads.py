@@ -111,6 +111,13 @@ def test_lin_grad_writing_into_an_input_is_named(arg):
                                                                                    "inplace")
 
 
+def test_lin_grad_writing_into_the_upstream_gradient_is_named():
+    # out.g is read again by whoever runs next (a second layer sharing it): it must come out as it went in
+    assert grade("lin_grad", RIGHT["lin_grad"] + "    out.g.mul_(2)\n") == wrong(
+        "lin_grad", "out.g is modified in place: it is the gradient of another tensor and must stay right for whoever "
+                    "reads it next; compute into a new tensor instead", "inplace")
+
+
 # ------------------------------------------------------------------ the second opinion: finite differences
 # A float32 gradient passes the first comparison at 1e-5 of the largest entry. An error that size on a small entry
 # (a stray "+ eps") is still far off for that entry: central differences catch it and name the tensor.
