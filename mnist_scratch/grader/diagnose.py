@@ -111,6 +111,8 @@ def diagnose(
         if isinstance(returned, Tensor) and close(returned, want, 1e-5):
             return Diagnosis("returned", f"the result is returned, not stored: assign it to {label} "
                                          "(a backward rule sets .g on the tensors it gets and returns nothing)")
+        if ".g" not in label:  # a forward rule's result: it returns its output, it stores nothing
+            return Diagnosis("unset", f"{label} gave None: the function must return its result")
         return Diagnosis("unset", f"{label} is never set: the rule must store its gradient in {label}")
     for cand, d in candidates:
         if close(got, cand, 1e-5):

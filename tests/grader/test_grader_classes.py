@@ -60,7 +60,7 @@ def test_call_that_does_not_return_the_output():
         Module.__call__(self, *args)
 
     assert grade("Module", module(__call__=__call__)) == (
-        "wrong", "unset", "calling a layer is never set: the rule must store its gradient in calling a layer")
+        "wrong", "unset", "calling a layer gave None: the function must return its result")
 
 
 def test_call_that_scales_the_output_is_judged_without_a_batch_size():

@@ -31,6 +31,15 @@ def test_unset_when_nothing_is_stored_and_nothing_returned():
     assert diagnose("w.g", None, WANT, bs=7) == UNSET
 
 
+def test_a_forward_result_of_none_is_told_to_return_not_to_store():
+    """lin(x, w, b) without `return`: the learner must return the output; there is no .g to store."""
+    assert diagnose("lin(x, w, b)", None, WANT, bs=7) == Diagnosis(
+        "unset", "lin(x, w, b) gave None: the function must return its result")
+    # a gradient read after a call is still a gradient the rule must store
+    assert diagnose("x.g after backward()", None, WANT, bs=7).hint == (
+        "x.g after backward() is never set: the rule must store its gradient in x.g after backward()")
+
+
 def test_returned_instead_of_stored():
     """The learner wrote `return inp.T @ out.g` instead of `w.g = ...`: say so, not just "never set"."""
     assert diagnose("w.g", None, WANT, bs=7, returned=WANT.clone()) == RETURNED

@@ -76,9 +76,9 @@ def test_log_softmax_dim0_is_no_candidate_at_bs_1_where_it_is_all_zeros():
 
 
 def test_log_softmax_that_returns_nothing():
+    """A forward rule that forgets `return` is told to return, not to "store its gradient"."""
     status, key, hint = grade("log_softmax", lambda x: None)
-    assert (status, key, hint) == ("wrong", "unset", "log_softmax(x) is never set: the rule must store its gradient "
-                                                     "in log_softmax(x)")
+    assert (status, key, hint) == ("wrong", "unset", "log_softmax(x) gave None: the function must return its result")
 
 
 def test_log_softmax_that_writes_into_its_input():
