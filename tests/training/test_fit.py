@@ -10,7 +10,7 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import AutogradEngine, ReferenceEngine
-from mnist_scratch.training.fit import Hooks, epoch_order, fit, lr_at
+from mnist_scratch.training.fit import Callback, epoch_order, fit, lr_at
 
 
 def engines(cfg: TrainConfig):
@@ -91,7 +91,7 @@ def test_non_finite_loss_stops_and_names_the_step():
         fit(engines(cfg)[0], small_data(), cfg)
 
 
-class StopAfter(Hooks):
+class StopAfter(Callback):
     """Asks to stop after n batches."""
 
     def __init__(self, n):
@@ -106,6 +106,6 @@ class StopAfter(Hooks):
 
 def test_stop_request_ends_after_the_current_batch():
     cfg = TrainConfig(nh=(10,), epochs=3, bs=100)
-    hooks = StopAfter(15)
-    res = fit(engines(cfg)[0], small_data(), cfg, hooks)
-    assert res.interrupted and hooks.seen == 15 and len(res.epochs) == 1
+    cb = StopAfter(15)
+    res = fit(engines(cfg)[0], small_data(), cfg, [cb])
+    assert res.interrupted and cb.seen == 15 and len(res.epochs) == 1
