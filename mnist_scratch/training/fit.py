@@ -71,27 +71,29 @@ EVENTS = ("epochs", "batches", "batch_end", "step_stats", "epoch_end", "should_s
 
 
 class Callbacks:
-    """A list of callbacks split per event into those that override it, so an event no callback implements costs
-    nothing per step."""
+    """A list of callbacks split once, per event, into the bound methods of those that override it: an event no
+    callback implements costs nothing per step, one that a callback implements costs a call."""
 
     def __init__(self, cbs: "Iterable[Callback]" = ()):
-        self.cbs = list(cbs)
-        self.on = {e: [cb for cb in self.cbs if getattr(type(cb), e) is not getattr(Callback, e)] for e in EVENTS}
-        self.stats_every = max((cb.stats_every for cb in self.cbs), default=0)
+        cbs = list(cbs)
+        self.on = {e: [getattr(cb, e) for cb in cbs if getattr(type(cb), e) is not getattr(Callback, e)]
+                   for e in EVENTS}
+        self.stats_every = max((cb.stats_every for cb in cbs), default=0)
 
     def run(self, event: str, *args) -> None:
         """Call event(*args) on each callback that implements it, in order."""
-        for cb in self.on[event]:
-            getattr(cb, event)(*args)
+        for f in self.on[event]:
+            f(*args)
 
     def wrap(self, event: str, it: Iterable[int]) -> Iterable[int]:
         """The iterable passed through each callback's `epochs` or `batches` in order."""
-        for cb in self.on[event]:
-            it = getattr(cb, event)(it)
+        for f in self.on[event]:
+            it = f(it)
         return it
 
     def should_stop(self) -> bool:
-        return any(cb.should_stop() for cb in self.on["should_stop"])
+        """Whether any callback asks to stop."""
+        return any(f() for f in self.on["should_stop"])
 
 
 class Stop(Callback):
