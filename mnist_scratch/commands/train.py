@@ -107,20 +107,17 @@ def train(
         check_tensorboard()
     check_threads(p.cfg.threads or None)  # before any data is read (train_run checks it for library callers)
     show = Show(as_json, no_progress, stats, plot, target_acc)
-    if world is not None or p.cfg.procs > 1:  # torchrun started this process, or --procs starts the workers
-        if rules is not None:
-            raise UsageError("--rules trains in one process: drop --procs")
-        if plot is not None:
-            from mnist_scratch.report.plots import check_available
+    parallel = world is not None or p.cfg.procs > 1  # torchrun started this process, or --procs starts the workers
+    if parallel and rules is not None:
+        raise UsageError("--rules trains in one process: drop --procs")
+    if plot is not None:
+        from mnist_scratch.report.plots import check_available
 
-            check_available(plot)
+        check_available(plot)
+    if parallel:
         code = (ranks.launch_training(p, data_dir, show) if world is None
                 else ranks.under_torchrun(p, world, data_dir, show))
     else:
-        if plot is not None:
-            from mnist_scratch.report.plots import check_available
-
-            check_available(plot)
         factory = None if rules is None else _learner_engine(rules, p.cfg, as_json)
         data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
         code = show.end(runs.train_run(p, data, show.display(), factory, tensorboard=tensorboard))

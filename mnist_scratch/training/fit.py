@@ -71,29 +71,38 @@ EVENTS = ("epochs", "batches", "batch_end", "step_stats", "epoch_end", "should_s
 
 
 class Callbacks:
-    """A list of callbacks split once, per event, into the bound methods of those that override it: an event no
-    callback implements costs nothing per step, one that a callback implements costs a call."""
+    """The callbacks of one fit as one callable per event (cbs.batch_end(i, loss), ...), made once: each calls, in
+    list order, only the callbacks that override that event; one such callback's method is called directly, so
+    the per-step events cost no dispatch beyond what the callbacks themselves do."""
 
     def __init__(self, cbs: "Iterable[Callback]" = ()):
         cbs = list(cbs)
-        self.on = {e: [getattr(cb, e) for cb in cbs if getattr(type(cb), e) is not getattr(Callback, e)]
-                   for e in EVENTS}
+        for e in EVENTS:
+            overriding = [getattr(cb, e) for cb in cbs if getattr(type(cb), e) is not getattr(Callback, e)]
+            setattr(self, e, _event(e, overriding))
         self.stats_every = max((cb.stats_every for cb in cbs), default=0)
 
-    def run(self, event: str, *args) -> None:
-        """Call event(*args) on each callback that implements it, in order."""
-        for f in self.on[event]:
+
+def _event(name: str, fs: list):
+    """One callable for event `name` over fs, the bound methods that implement it, in order."""
+    if len(fs) <= 1:
+        return fs[0] if fs else getattr(Callback(), name)  # none: the default, which does nothing
+    if name in ("epochs", "batches"):  # each wraps the iterable the one before returned
+
+        def wrap(it):
+            for f in fs:
+                it = f(it)
+            return it
+
+        return wrap
+    if name == "should_stop":
+        return lambda: any(f() for f in fs)
+
+    def run(*args):
+        for f in fs:
             f(*args)
 
-    def wrap(self, event: str, it: Iterable[int]) -> Iterable[int]:
-        """The iterable passed through each callback's `epochs` or `batches` in order."""
-        for f in self.on[event]:
-            it = f(it)
-        return it
-
-    def should_stop(self) -> bool:
-        """Whether any callback asks to stop."""
-        return any(f() for f in self.on["should_stop"])
+    return run
 
 
 class Stop(Callback):
@@ -228,17 +237,17 @@ def _fit(engine, data, cfg: TrainConfig, cbs: Callbacks, start_epoch: int) -> Fi
     keeper = sentinel.Keeper(engine)  # the state the NaN sentinel replays from
     stats_k = cbs.stats_every if hasattr(engine, "step_stats") else 0
     tracker = Tracker(stats_k) if stats_k else None
-    for epoch in cbs.wrap("epochs", range(start_epoch, cfg.epochs)):
+    for epoch in cbs.epochs(range(start_epoch, cfg.epochs)):
         t0 = time.perf_counter()
         batches = epoch_order(cfg.seed, epoch, n, x.device).split(cfg.bs)
         loss_sum, lr = 0.0, cfg.lr
-        for i in cbs.wrap("batches", range(nb)):
+        for i in cbs.batches(range(nb)):
             lr = lr_at(cfg, (epoch * nb + i) / total)
             keeper.maybe_keep(epoch, i)
             probe = bool(stats_k) and (epoch * nb + i) % stats_k == 0  # a stats step: also probe its tensors
             values = step(batches[i], lr, flush=i == nb - 1, probe=probe)
             if probe:
-                cbs.run("step_stats", tracker.summarize(epoch * nb + i, lr, *step.probe), step.probe[1])
+                cbs.step_stats(tracker.summarize(epoch * nb + i, lr, *step.probe), step.probe[1])
             for j, value in enumerate(values, i + 1 - len(values)):
                 if not math.isfinite(value):
                     raise TrainingError(
@@ -247,7 +256,7 @@ def _fit(engine, data, cfg: TrainConfig, cbs: Callbacks, start_epoch: int) -> Fi
                         + _where(keeper, engine, data, cfg, (epoch, j))
                     )
                 loss_sum += value * len(batches[j])
-                cbs.run("batch_end", j, value)
+                cbs.batch_end(j, value)
             if cbs.should_stop():
                 res.interrupted = True
                 return res
@@ -259,7 +268,7 @@ def _fit(engine, data, cfg: TrainConfig, cbs: Callbacks, start_epoch: int) -> Fi
         valid_loss, valid_acc = evaluate(engine, data.x_valid, data.y_valid, cfg.loss)
         stats = EpochStats(epoch + 1, loss_sum / n, valid_loss, valid_acc, time.perf_counter() - t0, lr)
         res.epochs.append(stats)
-        cbs.run("epoch_end", stats, state)
+        cbs.epoch_end(stats, state)
         if cbs.should_stop():
             res.interrupted = True
             return res
