@@ -2,6 +2,7 @@
 
 import io
 import math
+from dataclasses import dataclass, fields
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -70,6 +71,25 @@ def html(res: CheckResult) -> str:
     con = _console(record=True, force_jupyter=False)
     con.print(renderable(res))
     return con.export_html(inline_styles=True, code_format="<pre style=\"font-family:monospace\">{code}</pre>")
+
+
+@dataclass(repr=False)
+class CheckReport(CheckResult):
+    """A CheckResult that shows itself: a table in a terminal, HTML in Jupyter, plain text at a prompt."""
+
+    def __rich__(self) -> Group:
+        return renderable(self)
+
+    def _repr_html_(self) -> str:
+        return html(self)
+
+    def __repr__(self) -> str:
+        return plain(self)
+
+
+def shown(res: CheckResult) -> CheckReport:
+    """res as a CheckReport (what the notebook's check() returns)."""
+    return CheckReport(**{f.name: getattr(res, f.name) for f in fields(res)})
 
 
 def render(res: CheckResult, *, as_json: bool = False) -> None:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from mnist_scratch.lesson.digits import Digit, DigitGrid
+from mnist_scratch.training.digits import Digit, DigitGrid
 from mnist_scratch.report.console import print_json, stdout
 
 GAP = 2  # spaces between digits
