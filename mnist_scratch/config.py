@@ -161,8 +161,10 @@ class TrainConfig:
                      "parallel; gloo on the CPU, NCCL on CUDA). Under torchrun the world comes from torchrun.",
                      _procs, panel=PARALLEL)
     dist_timeout: float = opt(60.0, "Seconds a worker waits for the others (the process-group timeout): a dead or "
-                              "hung worker stops the rest after at most this long.", _num(positive=True), panel=PARALLEL)
-    stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every, panel=STATS)
+                              "hung worker stops the rest after at most this long.", _num(positive=True),
+                              panel=PARALLEL)
+    stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every,
+                           panel=STATS)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""
