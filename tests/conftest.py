@@ -36,9 +36,16 @@ FLOATS = ("lesson/", "gradcheck/", "grader/", "training/test_engines.py", "train
           "training/test_fit.py", "training/test_stats.py", "training/test_sentinel.py", "training/test_precision.py")
 
 
+# Tests that start processes (the fault matrix runs the real command line, the parallel tests start ranks) or
+# train on the real data: `make check` leaves them to `make test`.
+SLOW = ("faults/", "training/test_parallel.py", "bench/")
+
+
 def pytest_collection_modifyitems(config, items):
     root = config.rootpath / "tests"
     for item in items:
         where = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
         if where.startswith(FLOATS):
             item.add_marker(pytest.mark.floats)
+        if where.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
