@@ -72,3 +72,6 @@ def test_train_summary_lines_never_wrap(tmp_path, monkeypatch):
     assert re.search(r"^best valid accuracy .* s in all$", text, re.M), text
     assert re.search(rf"^results in {re.escape(str(out))} \(config.json, metrics.jsonl, model.safetensors\)$",
                      text, re.M), text
+    evaluated = invoke("evaluate", str(out))
+    assert "…" not in evaluated and all(len(ln) <= 80 for ln in evaluated.splitlines()[1:]), evaluated
+    assert re.search(r"^│ +9 │( +(\d+|·) │){10}$", evaluated, re.M), evaluated  # the confusion matrix's last row
