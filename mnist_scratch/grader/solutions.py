@@ -29,10 +29,10 @@ DATA_CELL = ("from mnist_scratch import load_mnist\n\n"
              "# the lesson's data: (50000, 784) floats in [0, 1) and labels 0..9; nothing loads while `check` grades\n"
              "x_train, y_train, x_valid, y_valid = load_mnist()\n"
              "n, m = x_train.shape\nnh = 50\n"
-             "w1, b1 = torch.randn(m, nh) * math.sqrt(2 / m), torch.zeros(nh)  # the globals forward_and_backward uses\n"
+             "w1, b1 = torch.randn(m, nh) * math.sqrt(2 / m), torch.zeros(nh)  # forward_and_backward reads these\n"
              "w2, b2 = torch.randn(nh, 1) / math.sqrt(nh), torch.zeros(1)")
 TRAIN_CELL = ("from mnist_scratch import train\n\n"
-              "# watch your rules learn: SGD through your forward and backward code (does nothing while `check` grades)\n"
+              "# SGD through your own forward and backward code; does nothing while `check` grades\n"
               "history = train(rules=globals(), epochs=1)")
 
 

@@ -55,7 +55,10 @@ def renderable(res: CheckResult) -> Group:
 
 
 def _console(width: int = 120, **kw) -> Console:
-    return Console(file=io.StringIO(), width=width, highlight=False, **kw)
+    """A console writing into a string, never into the notebook."""
+    # force_jupyter=False: in a kernel rich otherwise displays what it prints itself (str() came out empty and
+    # check()'s table showed twice)
+    return Console(file=io.StringIO(), width=width, highlight=False, force_jupyter=False, **kw)
 
 
 def plain(res: CheckResult) -> str:
@@ -67,7 +70,7 @@ def plain(res: CheckResult) -> str:
 
 def html(res: CheckResult) -> str:
     """The report as HTML with inline styles (what Jupyter shows for the result)."""
-    con = _console(record=True, force_jupyter=False)
+    con = _console(record=True)
     con.print(renderable(res))
     return con.export_html(inline_styles=True, code_format="<pre style=\"font-family:monospace\">{code}</pre>")
 

@@ -37,7 +37,7 @@ from mnist_scratch import load_mnist
 x_train, y_train, x_valid, y_valid = load_mnist()
 n, m = x_train.shape
 nh = 50
-w1, b1 = torch.randn(m, nh) * math.sqrt(2 / m), torch.zeros(nh)  # the globals forward_and_backward uses
+w1, b1 = torch.randn(m, nh) * math.sqrt(2 / m), torch.zeros(nh)  # forward_and_backward reads these
 w2, b2 = torch.randn(nh, 1) / math.sqrt(nh), torch.zeros(1)
 
 # %% [markdown]
@@ -71,7 +71,7 @@ def mse(output, targ):
 # %%
 from mnist_scratch import train
 
-# watch your rules learn: SGD through your forward and backward code (does nothing while `check` grades)
+# SGD through your own forward and backward code; does nothing while `check` grades
 history = train(rules=globals(), epochs=1)
 '''
 
@@ -89,7 +89,8 @@ INIT_CELLS = [
     ("code", "cell-6", 'def he_init(n_in, n_out):\n    """A (n_in, n_out) weight drawn from N(0, 2 / n_in)."""\n'
                        "    # -> (n_in, n_out); std sqrt(2 / n_in) because ReLU zeroes half of each layer's output\n"
                        "    raise NotImplementedError"),
-    ("markdown", "cell-7", "## Watch your rules learn\n\nOnce `check` passes, train the model on MNIST with your own rules."),
+    ("markdown", "cell-7", "## Watch your rules learn\n\nOnce `check` passes, train the model on MNIST with your "
+                           "own rules."),
     ("code", "cell-8", TRAIN_CELL),
 ]
 
