@@ -83,7 +83,12 @@ def check(
     pts = _points(points, tuple(r.name for r in RULES)) if points is not None else Points()
     one = len(files) == 1 and not files[0].is_dir()
     paths = _submissions(files)
-    results = _grade_all(paths, part, timeout, jobs or os.cpu_count() or 1)
+    if one:  # today's single-file check: a file that cannot be read is a usage error (exit 2), not a row
+        from mnist_scratch.grader import check_file
+
+        results = [check_file(paths[0], part=part, seconds=timeout)]
+    else:
+        results = _grade_all(paths, part, timeout, jobs or os.cpu_count() or 1)
     if fmt == Format.gradescope:
         report.write_gradescope(results, pts, out, one=one)
     elif fmt == Format.csv:
@@ -148,8 +153,6 @@ def _grade_all(paths: list[Path], part, seconds: float, jobs: int):
         except Exception as e:  # noqa: BLE001 - one file must never cost the others their grades
             return CheckResult([], str(path), error=f"the grader failed on this file: {type(e).__name__}: {e}")
 
-    if len(paths) == 1:
-        return [one(paths[0])]
     streams = sys.stdout, sys.stderr  # a learner's file graded in a thread redirects them for a while: restored
     try:
         with ThreadPoolExecutor(max_workers=min(jobs, len(paths))) as pool:

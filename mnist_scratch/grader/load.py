@@ -12,6 +12,7 @@ import io
 import json
 import linecache
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,10 @@ LESSON_MODULE = "__lesson__"  # __name__ of a loaded file: its `if __name__ == "
 HELP = re.compile(r"^\s*(\?{1,2}[\w.]+(\(\))?|[\w.]+(\(\))?\?{1,2})\s*$")  # obj?, obj??, ?obj, ??obj
 GET_IPYTHON = re.compile(r"^\s*([\w.,\s]+=\s*)?get_ipython\(\)")  # what nbconvert writes for a magic
 NOT_DEFINED = re.compile(r"^NameError: name '(\w+)' is not defined")
+# CPython 3.11 converts between ast objects and its own trees with one recursion counter shared by all threads
+# (gh-106905): files loaded in parallel threads (check FOLDER --jobs) fail with "AST constructor recursion depth
+# mismatch" unless parse and compile of ast objects take turns
+AST_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,8 @@ def load_cells(cells: "list[Cell] | list[tuple[str, str, int]]", path: str, *, s
     parsed = []
     for c in stripped:
         try:  # the padding keeps line numbers the file's own
-            parsed.append((c, ast.parse("\n" * (c.first - 1) + c.source, c.filename)))
+            with AST_LOCK:
+                parsed.append((c, ast.parse("\n" * (c.first - 1) + c.source, c.filename)))
         except SyntaxError as e:
             where = f"{c.filename}, line {e.lineno}" if c.filename != path else f"line {e.lineno}"
             code = f": {e.text.strip()}" if e.text and e.text.strip() else ""
@@ -247,7 +253,8 @@ def load_cells(cells: "list[Cell] | list[tuple[str, str, int]]", path: str, *, s
             if left <= 0:
                 loaded.notes.append(f"{c.filename}: timed out after {seconds:g}s (an endless loop?)")
                 break
-            code = compile(ast.Module(body=[stmt], type_ignores=[]), c.filename, "exec", dont_inherit=True)
+            with AST_LOCK:
+                code = compile(ast.Module(body=[stmt], type_ignores=[]), c.filename, "exec", dont_inherit=True)
             ran = run(exec, code, ns, seconds=left, is_theirs=learner_frames(names), stdout=out)
             bound = bound_names(stmt)
             if ran.outcome == "ok":

@@ -58,7 +58,7 @@ def test_json_for_autograders(tmp_path):
     assert res.exit_code == 1
     doc = json.loads(res.stdout)
     assert doc["ok"] is False and len(doc["rules"]) == 18
-    assert all(set(r) == {"name", "status", "max_rel", "hint"} for r in doc["rules"])
+    assert all(set(r) == {"name", "part", "status", "max_rel", "hint", "key", "traceback"} for r in doc["rules"])
     lin = next(r for r in doc["rules"] if r["name"] == "lin")
     assert lin["status"] == "wrong" and "bias is not added" in lin["hint"] and lin["max_rel"] > 0
 
