@@ -209,6 +209,11 @@ def bound_names(stmt: ast.stmt) -> set[str]:
     return names
 
 
+def read_names(stmt: ast.stmt) -> set[str]:
+    """The names a statement reads."""
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
 def _is_autograd(obj) -> bool:
     """A torch.nn.Module subclass (the notebooks' last `class Model(nn.Module)`)."""
     import torch
@@ -246,6 +251,8 @@ def load_cells(cells: "list[Cell] | list[tuple[str, str, int]]", path: str, *, s
         loaded.notes.append(f"skipped {len(skipped)} line(s) of IPython syntax, not Python: {shown_kinds}")
     failed: dict[str, int] = {}  # a name a failed statement should have bound -> index of its note
     cascades: dict[int, int] = {}  # note index -> later statements that failed for want of its names
+    ever: set[str] = set()  # every name a statement so far binds (or would have)
+    star_root = None  # the note of a failed `from x import *`: it stands for names it cannot list
     for c, tree in parsed:
         deadline = time.monotonic() + seconds
         for stmt in tree.body:
@@ -257,6 +264,7 @@ def load_cells(cells: "list[Cell] | list[tuple[str, str, int]]", path: str, *, s
                 code = compile(ast.Module(body=[stmt], type_ignores=[]), c.filename, "exec", dont_inherit=True)
             ran = run(exec, code, ns, seconds=left, is_theirs=learner_frames(names), stdout=out)
             bound = bound_names(stmt)
+            ever |= bound
             if ran.outcome == "ok":
                 for n in bound:
                     failed.pop(n, None)
@@ -270,12 +278,18 @@ def load_cells(cells: "list[Cell] | list[tuple[str, str, int]]", path: str, *, s
                 loaded.notes.append(f"{c.filename}: timed out after {seconds:g}s (an endless loop?)")
                 break
             m = NOT_DEFINED.match(ran.traceback[-1]) if ran.traceback else None
-            if m and m.group(1) in failed:  # a consequence of an earlier failure, not a new cause
-                root = failed[m.group(1)]
+            missing = m.group(1) if m else None
+            cause = next((failed[n] for n in [missing, *sorted(read_names(stmt))] if n in failed), None)
+            if cause is None and missing is not None and missing not in ever and star_root is not None:
+                cause = star_root  # a name the failed `from x import *` would have brought
+            if cause is not None:  # a consequence of an earlier failure, not a new cause
+                root = cause
                 cascades[root] = cascades.get(root, 0) + 1
             else:
                 root = len(loaded.notes)
                 loaded.notes.append("\n".join(ran.traceback) or ran.message or ran.outcome)
+            if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+                star_root = root
             for n in bound:
                 failed[n] = root
     for i, n in cascades.items():

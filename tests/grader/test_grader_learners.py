@@ -74,4 +74,4 @@ def test_a_data_cell_that_fails_costs_one_note_not_dozens():
     notes = graded("03_course22p2_backprop.ipynb").notes
     data = [n for n in notes if "mnist.pkl.gz" in n]
     assert len(data) == 1 and "later statements failed for want of what this defines" in data[0]
-    assert len(notes) <= 3, notes
+    assert notes == data  # nothing else: model.backward() on the earlier `model` function is a consequence too

@@ -261,3 +261,18 @@ def test_a_name_defined_once_has_no_note_and_an_autograd_only_one_is_skipped():
     assert got.handwritten("Model") == (None, "Model (line 3) is a torch.nn.Module (autograd), not hand-written: "
                                               "skipped")
     assert got.handwritten("relu") == (3, "") and got.handwritten("nope") == (None, "")
+
+
+def test_names_a_failed_star_import_would_have_brought_are_its_consequences():
+    """`from exp.nb_01 import *` fails: get_data() and friends, never defined anywhere, are counted under it."""
+    got = load_cells(cells("from no_such_course_module import *\n", "x = get_data()\n", "y = normalize_to(x)\n",
+                           "z = typo_after\n"), "l.py", seconds=5)
+    assert len(got.notes) == 1 and "No module named 'no_such_course_module'" in got.notes[0]
+    assert got.notes[0].endswith("(3 later statements failed for want of what this defines)")
+
+
+def test_a_statement_reading_a_name_whose_definition_failed_is_a_consequence_whatever_it_raises():
+    """`model = Model(w1, ...)` failed, so `model` is still an earlier function: model.backward() is no new cause."""
+    got = load_cells(cells("def model(x): return x\n", "model = Model_missing(1)\n", "model.backward()\n"),
+                     "l.py", seconds=5)
+    assert len(got.notes) == 1 and got.notes[0].endswith("(1 later statement failed for want of what this defines)")
