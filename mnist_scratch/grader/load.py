@@ -28,6 +28,7 @@ KEEP_BODY_MAGICS = ("%%time", "%%timeit", "%%capture")  # cell magics whose body
 LESSON_MODULE = "__lesson__"  # __name__ of a loaded file: its `if __name__ == "__main__"` blocks do not run
 HELP = re.compile(r"^\s*(\?{1,2}[\w.]+(\(\))?|[\w.]+(\(\))?\?{1,2})\s*$")  # obj?, obj??, ?obj, ??obj
 GET_IPYTHON = re.compile(r"^\s*([\w.,\s]+=\s*)?get_ipython\(\)")  # what nbconvert writes for a magic
+CELL_MAGIC_CALL = re.compile(r"^get_ipython\(\)\.run_cell_magic\('(time|timeit|capture)', '[^']*', (.*)\)\s*$")
 NOT_DEFINED = re.compile(r"^NameError: name '(\w+)' is not defined")
 # CPython 3.11 converts between ast objects and its own trees with one recursion counter shared by all threads
 # (gh-106905): files loaded in parallel threads (check FOLDER --jobs) fail with "AST constructor recursion depth
@@ -123,7 +124,11 @@ def py_cells(text: str, path: str) -> list[tuple[str, str, int]]:
 
 
 def py_cell_list(text: str, path: str) -> list[Cell]:
-    """The cells of a .py file; an nbconvert export's cells are labelled with their `In [n]`."""
+    """The cells of a .py file; an nbconvert export's cells are labelled with their `In [n]`.
+
+    nbconvert writes a `%%time` cell as one `get_ipython().run_cell_magic('time', '', 'BODY')` line: its body (the
+    learner's Python, often definitions) becomes a cell of its own, named after that line.
+    """
     lines = text.splitlines()
     marks = [i for i, line in enumerate(lines) if CELL_MARK.match(line) or IN_MARK.match(line)]
     starts = [0] + [i for i in marks if i > 0]
@@ -132,8 +137,27 @@ def py_cell_list(text: str, path: str) -> list[Cell]:
     for a, b in zip(starts, ends, strict=True):
         m = IN_MARK.match(lines[a]) if a < len(lines) else None
         label = (f"In [{m.group(1)}]" if m.group(1) else "") if m else ""
-        cells.append(Cell(path, "".join(line + "\n" for line in lines[a:b]), a + 1, label))
-    return cells
+        first = a
+        for i in range(a, b):
+            body = _cell_magic_body(lines[i])
+            if body is not None:
+                cells.append(Cell(path, "".join(line + "\n" for line in lines[first:i]), first + 1, label))
+                cells.append(Cell(f"{path} [line {i + 1}: %%cell body]", body, 1, label))
+                first = i + 1
+        cells.append(Cell(path, "".join(line + "\n" for line in lines[first:b]), first + 1, label))
+    return [c for c in cells if c.source or c.first == 1]
+
+
+def _cell_magic_body(line: str) -> "str | None":
+    """The body of an exported %%time/%%timeit/%%capture cell, or None when line is not one."""
+    m = CELL_MAGIC_CALL.match(line)
+    if not m:
+        return None
+    try:
+        body = ast.literal_eval(m.group(2))
+    except (ValueError, SyntaxError):
+        return None
+    return body if isinstance(body, str) else None
 
 
 def _source(cell: dict) -> str:
@@ -230,8 +254,11 @@ def load_cells(cells: "list[Cell] | list[tuple[str, str, int]]", path: str, *, s
     skipped: list[str] = []
     stripped = [Cell(c.filename, strip_magics(c.source, skipped), c.first, c.label) for c in cells]
     shown: dict[str, list[str]] = {}  # per file name, its lines as run: tracebacks quote their code from here
-    for c in stripped:
-        shown.setdefault(c.filename, []).extend(c.source.splitlines(keepends=True))
+    for c in stripped:  # each cell's lines at its own place (a %%time body taken out leaves its line blank)
+        at = shown.setdefault(c.filename, [])
+        cell_lines = c.source.splitlines(keepends=True)
+        at.extend(["\n"] * (c.first - 1 + len(cell_lines) - len(at)))
+        at[c.first - 1 : c.first - 1 + len(cell_lines)] = cell_lines
     for filename, lines in shown.items():
         linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
     parsed = []

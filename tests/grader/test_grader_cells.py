@@ -163,3 +163,18 @@ def test_an_nbconvert_export_is_split_at_its_in_markers_and_labelled_with_them()
     text = "#!/usr/bin/env python\n# coding: utf-8\n\n# In[3]:\n\n\nx = 1\n\n\n# In[ ]:\n\n\ny = 2\n"
     got = [(c.first, c.label) for c in py_cell_list(text, "l.py")]
     assert got == [(1, ""), (4, "In [3]"), (10, "")]
+
+
+def test_an_exported_timing_cell_runs_its_body_as_a_cell_of_its_own(tmp_path):
+    """nbconvert writes `%%time` + definitions as one get_ipython().run_cell_magic line: the definitions still
+    run, named after that line, and the file's later lines keep their numbers."""
+    from mnist_scratch.grader.load import load_file
+
+    p = tmp_path / "l.py"
+    p.write_text("# In[2]:\n\n\n"
+                 "get_ipython().run_cell_magic('time', '', 'def relu(x):\\n    return x\\nq = 1 / 0\\n')\n"
+                 "z = 3\nw = z / 0\n")
+    got = load_file(p, seconds=5)
+    assert callable(got.namespace["relu"]) and got.namespace["z"] == 3
+    assert got.notes[0].startswith(f'File "{p} [line 4: %%cell body]", line 3, in <module>\n    q = 1 / 0')
+    assert got.notes[1].startswith(f'File "{p}", line 6, in <module>\n    w = z / 0')
