@@ -37,9 +37,9 @@ def renderable(res: CheckResult) -> Group:
         if r.traceback:
             parts.append(Text(f"{r.name} raised (your code):", style="bold"))
             parts.append(Text("\n".join("  " + line for line in r.traceback)))
-    for note in res.notes:
-        parts.append(Text("while loading the file, a cell raised (the cells after it still ran):\n  "
-                          + note.replace("\n", "\n  "), style="dim"))
+    if res.notes:  # one per root cause; everything else in the file still ran
+        parts.append(Text("while loading the file (every other statement still ran):\n" + "\n".join(
+            "- " + note.replace("\n", "\n  ") for note in res.notes), style="dim"))
     bad = [r for r in res.rules if not r.ok]
     took = f"(took {res.seconds:.1f} s)"
     if res.ok:
