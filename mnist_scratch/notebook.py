@@ -82,10 +82,10 @@ def train(rules: "dict | None" = None, *, epochs: int = 1, lr: "float | None" = 
         check_report.render(chosen.check)
         return None
     check_report.rules_accepted(chosen.check, chosen.style)
-    flags = {"epochs": epochs, "lr": lr, "bs": bs, "seed": seed, "loss": loss, "engine": "reference"}
-    p = runs.plan("lesson" if loss == "mse" else None, flags, out=Path(out) if out is not None else None)
+    flags = {"epochs": epochs, "lr": lr, "bs": bs, "seed": seed, "loss": loss}
+    p = runs.plan("lesson" if loss == "mse" else None, flags, out=Path(out) if out is not None else None, rules=True)
     data = load_dataset(Path(data_dir) if data_dir is not None else None)
-    run = runs.train_run(p, data, report.TableHooks(progress=True),
+    run = runs.train_run(p, data, [report.TableCallback(progress=True)],
                          lambda model, cfg: RulesEngine(model, cfg, chosen))
     report.render(run)
     return run.history
