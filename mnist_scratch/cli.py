@@ -21,6 +21,7 @@ from mnist_scratch.commands import (
     lr_find,
     matmul,
     plot,
+    predict,
     show,
     train,
 )
@@ -113,7 +114,8 @@ def root(
 for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradcheck), ("train", train.train),
                  ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
                  ("show", show.show), ("bench", bench.bench), ("plot", plot.plot),
-                 ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find)):
+                 ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find),
+                 ("predict", predict.predict)):
     app.command(name, cls=Command)(fn)
 
 
