@@ -22,6 +22,7 @@ from mnist_scratch.commands import (
     matmul,
     plot,
     predict,
+    serve,
     show,
     train,
 )
@@ -115,7 +116,7 @@ for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradch
                  ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
                  ("show", show.show), ("bench", bench.bench), ("plot", plot.plot),
                  ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find),
-                 ("predict", predict.predict)):
+                 ("predict", predict.predict), ("serve", serve.serve)):
     app.command(name, cls=Command)(fn)
 
 

@@ -38,7 +38,7 @@ def render(rows: list[Loaded], predictor: Predictor, *, as_json: bool = False, s
     err = stderr()
     for r in rows:
         if r.error is not None:
-            err.print(f"error: {esc(r.path)}: {esc(r.error)}", no_wrap=True, overflow="ignore")
+            err.print(f"error: {esc(r.path)}: {esc(r.error)}", soft_wrap=True)
     if as_json:
         return print_json(to_dict(rows, predictor))
     out = stdout()
@@ -48,4 +48,4 @@ def render(rows: list[Loaded], predictor: Predictor, *, as_json: bool = False, s
         if show:
             for line in digit_lines(r.digit.image, colour=out.color_system is not None):
                 out.print(line, no_wrap=True, overflow="crop")
-        out.print(f"{esc(r.path)}  {esc(guess_text(r, predictor))}", no_wrap=True, overflow="ignore")
+        out.print(f"{esc(r.path)}  {esc(guess_text(r, predictor))}", soft_wrap=True)

@@ -32,7 +32,6 @@ class Prepared:
     """A digit as the network sees it: (28, 28) in [0, 1], ink high; and how it was found."""
 
     image: Tensor  # (28, 28) float32
-    size: tuple[int, int]  # the original (width, height)
     inverted: bool  # the background was light (dark ink on paper)
 
 
@@ -83,7 +82,6 @@ def _gray(img) -> Tensor:
 
 def to_mnist(gray: Tensor) -> Prepared:
     """Grayscale (h, w) in [0, 1] -> the MNIST form; ImageError when there is no ink to find."""
-    h, w = gray.shape
     border = torch.cat([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     bg = border.median()
     inverted = bool(bg > 0.5)
@@ -96,7 +94,7 @@ def to_mnist(gray: Tensor) -> Prepared:
     x = torch.where(x < NOISE, torch.zeros_like(x), x)
     rows, cols = (x > INK).any(1).nonzero()[:, 0], (x > INK).any(0).nonzero()[:, 0]
     x = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # crop to the ink's bounding box
-    return Prepared(place(fit_box(x)), (w, h), inverted)
+    return Prepared(place(fit_box(x)), inverted)
 
 
 def fit_box(x: Tensor) -> Tensor:
