@@ -8,6 +8,7 @@ is refused (413) unread; each request must arrive within TIMEOUT seconds.
 import base64
 import binascii
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -92,9 +93,18 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, json.dumps(out).encode())
 
 
-def make_server(predictor: Predictor, host: str, port: int) -> ThreadingHTTPServer:
+class Server(ThreadingHTTPServer):
+    """A thread per request; a client gone mid-answer is no error, anything else one line on stderr."""
+
+    daemon_threads = True  # Ctrl-C never waits on a slow client
+
+    def handle_error(self, request, client_address):
+        e = sys.exc_info()[1]
+        if not isinstance(e, (ConnectionError, TimeoutError)):
+            sys.stderr.write(f"error: a request from {client_address[0]} failed: {type(e).__name__}: {e}\n")
+
+
+def make_server(predictor: Predictor, host: str, port: int) -> Server:
     """A server bound to host:port (0: a free port) serving predictor; call serve_forever, then server_close."""
     handler = type("BoundHandler", (Handler,), {"predictor": predictor, "lock": threading.Lock(), "html": page()})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True  # Ctrl-C never waits on a slow client
-    return server
+    return Server((host, port), handler)
