@@ -16,6 +16,7 @@ from mnist_scratch.commands import (
     download,
     evaluate,
     exercise,
+    export,
     gradcheck,
     init,
     lr_find,
@@ -116,7 +117,7 @@ for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradch
                  ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
                  ("show", show.show), ("bench", bench.bench), ("plot", plot.plot),
                  ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find),
-                 ("predict", predict.predict), ("serve", serve.serve)):
+                 ("predict", predict.predict), ("serve", serve.serve), ("export", export.export)):
     app.command(name, cls=Command)(fn)
 
 
