@@ -35,7 +35,7 @@ class Prepared:
     inverted: bool  # the background was light (dark ink on paper)
 
 
-def decode(data: bytes) -> Tensor:
+def decode(data: bytes) -> np.ndarray:
     """Image bytes (any format Pillow reads) -> grayscale (h, w) in [0, 1]; ImageError when unusable."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -71,30 +71,32 @@ def decode(data: bytes) -> Tensor:
     return gray
 
 
-def _gray(img) -> Tensor:
+def _gray(img) -> np.ndarray:
     """(h, w) in [0, 1]: the alpha channel when the image has transparency (strokes on nothing), else luminance."""
     if "A" in img.getbands() or "transparency" in img.info:
         alpha = np.asarray(img.convert("RGBA").getchannel("A"), dtype=np.float32)
         if alpha.min() < 255:  # drawn on a transparent sheet: the strokes are where it is opaque
-            return torch.from_numpy(alpha / 255.0)
-    return torch.from_numpy(np.asarray(img.convert("L"), dtype=np.float32) / 255.0)
+            return alpha / 255
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255
 
 
-def to_mnist(gray: Tensor) -> Prepared:
-    """Grayscale (h, w) in [0, 1] -> the MNIST form; ImageError when there is no ink to find."""
-    border = torch.cat([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    bg = border.median()
-    inverted = bool(bg > 0.5)
-    x = 1.0 - gray if inverted else gray  # ink high
-    bg = 1.0 - bg if inverted else bg
-    top = x.max()
+def to_mnist(gray: np.ndarray) -> Prepared:
+    """Grayscale (h, w) in [0, 1] -> the MNIST form; ImageError when there is no ink to find.
+
+    NumPy, not torch, up to the resize: a few whole-image passes, where torch's thread pool costs more than the work.
+    """
+    bg = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    inverted = bg > 0.5
+    x, bg = (1 - gray, 1 - bg) if inverted else (gray, bg)  # ink high
+    top = float(x.max())
     if top - bg < MIN_CONTRAST:
         raise ImageError("no digit: the image is one flat colour (blank page?)")
-    x = ((x - bg) / (top - bg)).clamp(0.0, 1.0)  # paper to 0, the darkest ink to 1
-    x = torch.where(x < NOISE, torch.zeros_like(x), x)
-    rows, cols = (x > INK).any(1).nonzero()[:, 0], (x > INK).any(0).nonzero()[:, 0]
+    x = np.clip((x - bg) / (top - bg), 0, 1)  # paper to 0, the darkest ink to 1
+    x[x < NOISE] = 0
+    ink = x > INK
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     x = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # crop to the ink's bounding box
-    return Prepared(place(fit_box(x)), inverted)
+    return Prepared(place(fit_box(torch.from_numpy(np.ascontiguousarray(x)))), inverted)
 
 
 def fit_box(x: Tensor) -> Tensor:
