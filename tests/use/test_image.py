@@ -3,9 +3,12 @@
 import io
 import zlib
 
+import numpy as np
 import pytest
 import torch
 from conftest import digit_image, png_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_scratch.use import image
@@ -89,3 +92,18 @@ def test_limits_are_what_the_bomb_test_assumes():
     prepare(png_bytes(digit_image()))  # sets Pillow's limit to ours
     with pytest.warns(Image.DecompressionBombWarning):
         assert Image.open(io.BytesIO(bomb_png(6_000, 6_000))).size == (6_000, 6_000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 60), st.integers(0, 2**32 - 1), st.floats(0, 1))
+def test_any_grey_array_gives_a_digit_or_a_reason(h, w, seed, density):
+    g = np.random.default_rng(seed)
+    gray = np.where(g.random((h, w)) < density, g.random((h, w)), 1.0).astype(np.float32)  # ink specks on white
+    try:
+        d = image.to_mnist(gray)
+    except ImageError as e:
+        assert "flat colour" in str(e)
+        return
+    x = d.image
+    assert x.shape == (28, 28) and float(x.min()) >= 0 and float(x.max()) <= 1 and float(x.max()) > 0
+    assert max(ink_box(x)) <= 21  # the digit box, plus at most one anti-aliased pixel
