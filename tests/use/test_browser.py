@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import save_run
+from userun import save_run
 
 from mnist_scratch.report.show import fmt_conf
 from mnist_scratch.use import serve

@@ -5,11 +5,10 @@ import json
 
 import pytest
 import torch
-from conftest import save_run
-from test_predict import by_hand
 from torch import nn
 from trainfakes import small_data
 from typer.testing import CliRunner
+from userun import by_hand, save_run
 
 import mnist_scratch.data
 from mnist_scratch.cli import app

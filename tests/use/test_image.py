@@ -6,10 +6,10 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from conftest import digit_image, png_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from userun import digit_image, png_bytes
 
 from mnist_scratch.use import image
 from mnist_scratch.use.image import ImageError, prepare

@@ -4,25 +4,14 @@ import json
 
 import pytest
 import torch
-from conftest import digit_image, png_bytes, save_run
 from typer.testing import CliRunner
+from userun import by_hand, digit_image, png_bytes, save_run
 
 from mnist_scratch.cli import app
 from mnist_scratch.use.image import prepare
 from mnist_scratch.use.predict import KNOWN, Predictor
 
 runner = CliRunner()
-
-
-def by_hand(ckpt, images):
-    """The run's outputs on images (n, 28, 28), computed here from the checkpoint's tensors."""
-    x = (images.reshape(len(images), -1) - ckpt.mean) / ckpt.std
-    n = len(ckpt.cfg.nh) + 1
-    for i in range(1, n + 1):
-        x = x @ ckpt.state[f"lin{i}.w"] + ckpt.state[f"lin{i}.b"]
-        if i < n:
-            x = x.clamp(min=0)
-    return x
 
 
 @pytest.mark.parametrize("nh", [(50,), (100, 30, 20)])

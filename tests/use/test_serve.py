@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import digit_image, png_bytes, save_run
+from userun import digit_image, png_bytes, save_run
 
 from mnist_scratch.use import serve
 from mnist_scratch.use.predict import Predictor
