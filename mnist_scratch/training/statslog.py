@@ -109,8 +109,7 @@ def with_stats(out: Path, cfg, n: int, start_epoch: int, display: Hooks, tensorb
     if tensorboard is not None:
         from mnist_scratch.training.tensorboard import TensorBoardHooks
 
-        display = TensorBoardHooks(tensorboard, nb, cfg.epochs * nb, lambda t: lr_at(cfg, t), display,
-                                   start_epoch * nb)
+        display = TensorBoardHooks(tensorboard, cfg, nb, display, start_epoch * nb)
     if not cfg.stats_every:
         return display
     return StatsRecorder(out, cfg.stats_every, nb, cfg.epochs * nb, lambda t: lr_at(cfg, t), display, start_epoch * nb)
