@@ -7,9 +7,9 @@ import typer
 
 from mnist_scratch.commands.common import DataDir, Json, choices
 from mnist_scratch.commands.predict import Run
-from mnist_scratch.use.export import FORMATS
+from mnist_scratch.use import EXPORT_FORMATS
 
-Format = choices("Format", FORMATS)
+Format = choices("Format", EXPORT_FORMATS)
 Out = Annotated[Path | None, typer.Option("--out", help="File to write.",
                                           show_default="model.pt or model.onnx in the run folder")]
 Force = Annotated[bool, typer.Option("--force", help="Replace the file(s) if they exist.")]

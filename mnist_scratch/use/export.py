@@ -13,9 +13,9 @@ from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.training.checkpoint import Checkpoint
 from mnist_scratch.training.evaluation import model_from
 from mnist_scratch.training.fit import predict_all
+from mnist_scratch.use import EXPORT_FORMATS as FORMATS
 from mnist_scratch.use.predict import class_names
 
-FORMATS = ("torch", "onnx")
 OPSET, IR_VERSION = 17, 8  # read by every onnxruntime since 1.15
 TOLERANCE = 1e-4  # float32 round-off of a 784-long dot product, relative to the largest output
 
