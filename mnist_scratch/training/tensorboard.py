@@ -14,7 +14,7 @@ import torch
 
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import MnistScratchError, UsageError
-from mnist_scratch.training.fit import Hooks, Relay, lr_at
+from mnist_scratch.training.fit import Callback, lr_at
 
 HIST_SLICES = 20  # histograms per run, at most about: one costs far more than a scalar
 METRICS = ("valid/acc", "valid/loss", "epoch/train_loss", "best/valid_acc")  # HPARAMS shows each one's last value
@@ -39,10 +39,10 @@ def hparams_of(cfg: TrainConfig) -> dict[str, "int | float | str | bool"]:
     return out
 
 
-class TensorBoardHooks(Relay):
-    """Writes the config, scalars and histograms through torch.utils.tensorboard.SummaryWriter, then passes calls on."""
+class TensorBoardCallback(Callback):
+    """Writes the config, scalars and histograms through torch.utils.tensorboard.SummaryWriter."""
 
-    def __init__(self, logdir: Path, cfg: TrainConfig, nb: int, display: Hooks, start_step: int = 0):
+    def __init__(self, logdir: Path, cfg: TrainConfig, nb: int, start_step: int = 0):
         check_available()
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams
@@ -51,7 +51,6 @@ class TensorBoardHooks(Relay):
             self.w = SummaryWriter(log_dir=str(logdir))
         except OSError as e:
             raise MnistScratchError(f"cannot write TensorBoard events in {logdir}: {e.strerror or e}") from None
-        super().__init__(display)
         self.cfg, self.nb, self.total, self.step = cfg, nb, cfg.epochs * nb, start_step
         self.hist_every = max(1, self.total // HIST_SLICES)  # steps between histograms, at least
         self.next_hist = start_step
@@ -64,9 +63,9 @@ class TensorBoardHooks(Relay):
         self.w.add_scalar("train/loss", loss, self.step)
         self.w.add_scalar("train/lr", lr_at(self.cfg, self.step / self.total), self.step)
         self.step += 1
-        self.inner.batch_end(i, loss)
 
-    def step_stats(self, step: int, lr: float, loss, probe) -> None:
+    def step_stats(self, stats, probe) -> None:
+        step = stats.step
         if step >= self.next_hist:
             self.next_hist = step + self.hist_every
             named = [(f"acts/lin{i}", a) for i, a in enumerate(probe.acts, 1)]
@@ -79,10 +78,6 @@ class TensorBoardHooks(Relay):
                         self.w.add_histogram(tag, t, step)
                     except ValueError:  # finite but so large the bin edges overflow: the same diverging step
                         pass
-        self.inner.step_stats(step, lr, loss, probe)
-
-    def show_stats(self, stats) -> None:
-        step = stats.step
         for l in stats.layers:
             for k in ("mean", "std", "zero_frac", "dead_frac"):
                 if getattr(l, k) is not None:
@@ -90,7 +85,6 @@ class TensorBoardHooks(Relay):
         for p in stats.params:
             self.w.add_scalar(f"params/{p.name}.grad_norm", p.grad_norm, step)
             self.w.add_scalar(f"params/{p.name}.update_ratio_log10", p.update_ratio, step)
-        self.inner.show_stats(stats)
 
     def epoch_end(self, stats, state: dict) -> None:
         at = stats.epoch * self.nb  # the step the epoch ended at: the scalars line up with the per-batch ones
@@ -102,4 +96,3 @@ class TensorBoardHooks(Relay):
         if stats.epoch == self.cfg.epochs:  # the run is complete: HPARAMS marks it so
             self.w.file_writer.add_summary(self.end)
         self.w.flush()  # a killed run keeps every finished epoch
-        self.inner.epoch_end(stats, state)
