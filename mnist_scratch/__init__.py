@@ -22,3 +22,12 @@ def check(obj=None, *, part: "str | None" = None, timeout: float = 10.0):
     if caller.get("__name__") == LESSON_MODULE:  # a check() cell in a file `mnist-scratch check` is loading
         return shown(CheckResult([], "skipped: mnist-scratch check is grading this file already"))
     return shown(check_object(obj, part=part, seconds=timeout, caller_globals=caller if obj is None else None))
+
+
+def __getattr__(name: str):
+    """load_mnist and train, imported on first use (`import mnist_scratch` stays light for the CLI)."""
+    if name in ("load_mnist", "train"):
+        from mnist_scratch import notebook
+
+        return getattr(notebook, name)
+    raise AttributeError(f"module 'mnist_scratch' has no attribute {name!r}")

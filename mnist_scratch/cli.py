@@ -23,11 +23,14 @@ from mnist_scratch.commands import (
     download,
     evaluate,
     exercise,
+    export,
     gradcheck,
     init,
     lr_find,
     matmul,
     plot,
+    predict,
+    serve,
     show,
     train,
 )
@@ -150,7 +153,8 @@ def root(
 for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradcheck), ("train", train.train),
                  ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
                  ("show", show.show), ("bench", bench.bench), ("plot", plot.plot),
-                 ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find)):
+                 ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find),
+                 ("predict", predict.predict), ("serve", serve.serve), ("export", export.export)):
     app.command(name, cls=Command)(fn)
 
 

@@ -23,9 +23,10 @@ class RuleResult:
         return self.status == "pass"
 
     def to_dict(self) -> dict:
-        """The JSON row autograders read."""
+        """The JSON row autograders read: the verdict, the diagnosis and its key, the learner's traceback lines."""
         rel = self.max_rel if self.max_rel is not None and math.isfinite(self.max_rel) else None
-        return {"name": self.name, "status": self.status, "max_rel": rel, "hint": self.hint}
+        return {"name": self.name, "part": self.part, "status": self.status, "max_rel": rel, "hint": self.hint,
+                "key": self.key, "traceback": list(self.traceback)}
 
 
 @dataclass

@@ -50,18 +50,34 @@ def choose(path: Path, loss: str, *, seconds: float) -> LearnerRules:
     if loaded.syntax_error:
         row = RuleResult("(file)", "", "error", hint="the file does not compile", key="syntax")
         return LearnerRules({}, "classes", loss, CheckResult([row], str(path), error=loaded.syntax_error))
-    ns, filenames = loaded.namespace, loaded.filenames
+    ns = dict(loaded.namespace)
+    for name in CLASSES + FUNCTIONS + LOSS_RULES["mse"]["classes"] + LOSS_RULES["mse"]["functions"]:
+        obj, _ = loaded.handwritten(name)  # the notebooks' last `class Model(nn.Module)` is not a rule to train on
+        if obj is not None:
+            ns[name] = obj
+    return choose_from(ns, loss, seconds=seconds, source=str(path), filenames=loaded.filenames,
+                       notes=loaded.notes)
+
+
+def loss_of(ns: dict) -> str:
+    """"ce" when the learner wrote the cross-entropy rules, else the lesson's "mse"."""
+    return "ce" if all(callable(ns.get(n)) for n in LOSS_RULES["ce"]["functions"]) else "mse"
+
+
+def choose_from(ns: dict, loss: str, *, seconds: float, source: str, filenames: "frozenset[str] | None" = None,
+                notes: "list[str] | None" = None) -> LearnerRules:
+    """The rules training needs from a namespace (a loaded file's, a notebook's globals), graded; see choose."""
     tried = []
     for style, base in (("classes", CLASSES), ("functions", FUNCTIONS)):
         names = base + LOSS_RULES[loss][style]
-        res = grade_namespace(ns, names=names, seconds=seconds, filenames=filenames, source=str(path))
-        res.notes = loaded.notes
+        res = grade_namespace(ns, names=names, seconds=seconds, filenames=filenames, source=source)
+        res.notes = list(notes or [])
         if not _undone(res):
             return LearnerRules(ns, style, loss, res)
         tried.append(res)
     missing = [r.name for r in tried[-1].rules if r.status in UNDONE]
     hint = " (or train the lesson's MSE model: --config lesson)" if loss == "ce" else ""
-    raise UsageError(f"{path} does not define rules to train with: fill in {', '.join(missing)} "
+    raise UsageError(f"{source} does not define rules to train with: fill in {', '.join(missing)} "
                      f"(or the classes {', '.join(CLASSES + LOSS_RULES[loss]['classes'])}){hint}")
 
 

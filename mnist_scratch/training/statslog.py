@@ -99,7 +99,7 @@ def stats_callbacks(out: Path, cfg, n: int, start_epoch: int, tensorboard: "Path
     if tensorboard is not None:
         from mnist_scratch.training.tensorboard import TensorBoardCallback
 
-        cbs.append(TensorBoardCallback(tensorboard, nb, cfg.epochs * nb, lambda t: lr_at(cfg, t), start_epoch * nb))
+        cbs.append(TensorBoardCallback(tensorboard, cfg, nb, start_epoch * nb))
     if cfg.stats_every:  # first in the list, made second: as before, a TensorBoard folder is refused first
         cbs.insert(0, StatsRecorder(out, cfg.stats_every, nb, cfg.epochs * nb, lambda t: lr_at(cfg, t),
                                     start_epoch * nb))

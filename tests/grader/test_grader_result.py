@@ -32,13 +32,15 @@ def test_a_row_defaults_to_nothing_compared_and_no_hint():
 def test_json_row_has_no_infinity_or_nan(max_rel, shown):
     """JSON has no inf/nan: a row compared to an infinite difference (wrong shape) gives null, not invalid JSON."""
     d = row(status="wrong", max_rel=max_rel, hint="w.g is wrong", key="values").to_dict()
-    assert d == {"name": "relu", "status": "wrong", "max_rel": shown, "hint": "w.g is wrong"}
+    assert d == {"name": "relu", "part": "forward", "status": "wrong", "max_rel": shown, "hint": "w.g is wrong",
+                 "key": "values", "traceback": []}
 
 
-def test_json_row_leaves_out_the_key_and_traceback():
-    """Autograders get name, status, max_rel and hint only: the key and the learner's frames are for the report."""
-    d = row(status="error", hint="boom", key="exception", traceback=("File x",)).to_dict()
-    assert d == {"name": "relu", "status": "error", "max_rel": None, "hint": "boom"}
+def test_json_row_carries_the_part_the_key_and_the_learners_traceback():
+    """An autograder shows the learner's own frames, and a class summary groups files by the diagnosis' key."""
+    d = row(status="error", hint="boom", key="exception", traceback=("File x", "ValueError: boom")).to_dict()
+    assert d == {"name": "relu", "part": "forward", "status": "error", "max_rel": None, "hint": "boom",
+                 "key": "exception", "traceback": ["File x", "ValueError: boom"]}
 
 
 # ------------------------------------------------------------------ CheckResult.ok
@@ -83,7 +85,7 @@ def test_lookup_of_a_rule_not_graded_raises_keyerror_naming_it():
 def test_json_document_of_a_passing_check():
     res = CheckResult([row("lin", max_rel=1e-9)], "f.py", seconds=1.23456)
     assert res.to_dict() == {"ok": True, "source": "f.py", "seconds": 1.235, "rules": [
-        {"name": "lin", "status": "pass", "max_rel": 1e-9, "hint": ""}]}
+        {"name": "lin", "part": "forward", "status": "pass", "max_rel": 1e-9, "hint": "", "key": "", "traceback": []}]}
 
 
 def test_json_document_carries_the_load_error_and_notes_only_when_there_are_some():
