@@ -41,9 +41,9 @@ FLOATS = ("lesson/test_nn", "lesson/test_init_stats", "gradcheck/", "grader/test
           "training/test_fused", "training/test_stats", "training/test_precision")
 
 
-# Tests that start processes (the fault matrix runs the real command line, the parallel tests start ranks) or
-# train on the real data: `make check` leaves them to `make test`.
-SLOW = ("faults/", "training/test_parallel.py", "bench/")
+# Tests that start processes (the fault matrix runs the real command line, the parallel tests start ranks, a
+# browser, a Jupyter kernel) or train on the real data: `make check` leaves them to `make test`.
+SLOW = ("faults/", "training/test_parallel.py", "bench/", "use/test_browser.py", "grader/test_grader_kernel.py")
 
 
 def pytest_collection_modifyitems(config, items):

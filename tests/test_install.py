@@ -7,6 +7,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,11 @@ def test_the_installed_tool_writes_and_grades_an_exercise(installed, tmp_path):
     graded = run(tool, "check", "answers.py", "--part", "backward", "--json", cwd=tmp_path)
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert '"ok": true' in graded.stdout
+
+
+def test_the_wheel_holds_every_data_file_of_the_package(installed):
+    """Configs, templates and pages travel inside the package, whatever folder they are in."""
+    names = set(zipfile.ZipFile(next((installed.parent / "dist").glob("*.whl"))).namelist())
+    data = {p.relative_to(ROOT).as_posix() for p in (ROOT / "mnist_scratch").rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+    assert any(n.endswith(".toml") for n in data) and data <= names, data - names

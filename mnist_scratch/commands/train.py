@@ -20,13 +20,11 @@ from mnist_scratch.commands.common import (
     config_option,
     given,
 )
+from mnist_scratch.config import MODEL, RUN, STATS
 
 
 def train(
     ctx: typer.Context,
-    config: Annotated[str | None, typer.Option(
-        "--config", help="A TOML file (keys as the options below) or a shipped config: default, lesson, wide, ...; "
-        "`--config list` lists them.", autocompletion=complete_config, show_default=False)] = None,
     nh: Annotated[str, config_option("nh")] = config_default("nh"),
     loss: Annotated[Loss, config_option("loss")] = Loss(config_default("loss")),
     epochs: Annotated[int, config_option("epochs")] = config_default("epochs"),
@@ -44,27 +42,38 @@ def train(
     procs: Annotated[int, config_option("procs")] = config_default("procs"),
     dist_timeout: Annotated[float, config_option("dist_timeout")] = config_default("dist_timeout"),
     stats_every: Annotated[int, config_option("stats_every")] = config_default("stats_every"),
+    config: Annotated[str | None, typer.Option(
+        "--config", help="A TOML file (keys as the options below) or a shipped config: default, lesson, wide, ...; "
+        "`--config list` lists them.", autocompletion=complete_config, show_default=False, rich_help_panel=RUN)
+    ] = None,
     stats: Annotated[bool, typer.Option("--stats", help="Also show per-layer figures (activation std, dead units, "
-                     "update ratio) on the progress line; records them even if a config says --stats-every 0.")
+                     "update ratio) on the progress line; records them even if a config says --stats-every 0.",
+                     rich_help_panel=STATS)
                      ] = False,
-    no_stats: Annotated[bool, typer.Option("--no-stats", help="Record no training statistics (--stats-every 0).")
+    no_stats: Annotated[bool, typer.Option("--no-stats", help="Record no training statistics (--stats-every 0).",
+                                                 rich_help_panel=STATS)
                         ] = False,
     tensorboard: Annotated[Path | None, typer.Option(help="Also write TensorBoard event files (scalars, "
-                           "histograms) into this folder; needs the `tb` extra.", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder.", show_default="runs/<time>-<model>")] = None,
+                           "histograms) into this folder; needs the `tb` extra.", show_default=False,
+                                                     rich_help_panel=STATS)] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder.", show_default="runs/<time>-<model>",
+                                                          rich_help_panel=RUN)] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from its checkpoint.",
-                                                autocompletion=complete_run, show_default=False)] = None,
+                                                autocompletion=complete_run, show_default=False,
+                                                rich_help_panel=RUN)] = None,
     data_dir: DataDir = None,
     as_json: Json = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bars.")] = False,
-    plot: Annotated[Path | None, typer.Option(help="Write loss/accuracy curves to this PNG.", show_default=False)
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bars.", rich_help_panel=RUN)
+                           ] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write loss/accuracy curves to this PNG.", show_default=False,
+                                                 rich_help_panel=STATS)
                     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Train with YOUR forward and backward rules from this .py/.ipynb "
                                                "(its Lin/Relu/Mse classes, else its functions); runs its code as you; "
-                                               "checked first.", show_default=False)] = None,
+                                               "checked first.", show_default=False, rich_help_panel=MODEL)] = None,
     target_acc: Annotated[float | None, typer.Option(
         help="A gate for CI and courses: exit 3 after the table when the best valid accuracy stays below this "
-        "fraction (0.975 = 97.5 %).", show_default=False)] = None,
+        "fraction (0.975 = 97.5 %).", show_default=False, rich_help_panel=RUN)] = None,
 ):
     """Train linear → ReLU → linear with SGD on the hand-written backward pass; print a loss table per epoch.
 
