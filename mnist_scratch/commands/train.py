@@ -86,6 +86,7 @@ def train(
     from mnist_scratch.report import train as report
     from mnist_scratch.training import distributed, runs, target
     from mnist_scratch.training.fit import Hooks
+    from mnist_scratch.training.threads import default_threads
 
     if config == "list":
         return report.render_configs()
@@ -133,6 +134,8 @@ def train(
         factory = _learner_engine(rules, p.cfg, as_json)
         # what the run folder records: the same math as the project's reference rules, so evaluate/--resume work
         p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, engine="reference"))
+    if not p.cfg.threads and p.ckpt is None:  # chosen once and recorded in config.json, so --resume reuses it
+        p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, threads=default_threads(p.cfg.nh, p.cfg.bs)))
     data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
     display = Hooks() if as_json else report.TableHooks(progress=not no_progress, stats=stats)
     run = runs.train_run(p, data, display, factory, tensorboard=tensorboard)
