@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mnist_scratch.bench.plain import PlainLoop
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.lesson.nn import make_model
@@ -166,6 +167,16 @@ def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float
         model = make_model(s.nh, "ce", generator=torch.Generator().manual_seed(0), dtype=x.dtype, device=device)
         engine = ENGINES[name](model, cfg)
         runs[row] = lambda n, e=engine, p=batching == "plain": run_steps(e, x, y, batches, n, lr, every, p, tick)
+    if len(s.nh) == 1:  # the yardstick: a hand-written loop for one hidden layer, nothing else per step
+        init = make_model(s.nh, "ce", generator=torch.Generator().manual_seed(0), dtype=x.dtype, device=device)
+        plain = PlainLoop(dict(init.params()), s.bs)
+
+        def run_plain(n: int) -> float:
+            _sync(device)
+            t0 = tick()
+            plain.run(x, y, batches, n, lr).tolist()
+            return tick() - t0
+        runs["plain"] = run_plain
     shapes = gemm_shapes(s.nh, s.bs)
     floor = floor_step(shapes, device, x.dtype, clock=tick)
     runs["floor"] = lambda n: seconds(floor, n, device, tick)

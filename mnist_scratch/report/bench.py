@@ -10,11 +10,12 @@ from mnist_scratch.bench.suite import BenchResult
 from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
 ENGINES = (("manual", "manual (fused)"), ("autograd", "autograd, plain loop"), ("twin", "autograd, fit's loop"),
-           ("reference", "reference (nn.py)"), ("floor", "GEMM floor"), ("gather_floor", "floor + gather"))
+           ("reference", "reference (nn.py)"), ("plain", "plain hand-written loop"), ("floor", "GEMM floor"),
+           ("gather_floor", "floor + gather"))
 
 
 RATIOS = (("manual", "autograd"), ("manual", "twin"), ("floor", "manual"), ("gather_floor", "manual"),
-          ("reference", "twin"))
+          ("reference", "twin"), ("plain", "manual"))
 NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1, no momentum). "
         "autograd: nn.Linear/nn.ReLU, F.cross_entropy, torch.optim.SGD; the plain loop batches with x\\[idx] "
         "as a PyTorch user writes it, fit's loop (twin) gathers into reused buffers as manual and reference do. "
@@ -23,7 +24,9 @@ NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1
         "the same run; floor / manual is the share of that GEMM throughput reached. gather floor: the same matmuls, "
         "each step after gathering its batch as fit() does (random rows copied into a buffer: no trainer avoids it); "
         "gather floor / manual is the share of the reachable speed reached, the rest being the engine's own work "
-        "outside its matmuls.[/]")
+        "outside its matmuls. plain: a hand-written loop of the same model (index_select into buffers, the five GEMMs, "
+        "fused elementwise ops, losses read once at the end, nothing else); plain / manual ≥ 1: the trainer is "
+        "never slower than it.[/]")
 
 
 def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None) -> None:
@@ -41,19 +44,21 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=No
     for col in ("setting", "engine", "median", "min", "max", "GFLOP/s"):
         t.add_column(col, justify="left" if col in ("setting", "engine") else "right")
     for case in res.cases:
-        for i, (k, label) in enumerate(ENGINES):
+        shown = [(k, label) for k, label in ENGINES if k in case.timings]  # plain: one hidden layer only
+        for i, (k, label) in enumerate(shown):
             tm = case.timings[k]
             name = {0: case.setting.name, 1: f"[dim]{case.steps}/{case.epoch_steps} steps[/]"}.get(i, "")
             t.add_row(name, label, f"{tm.median:.3f}", f"{tm.min:.3f}", f"{tm.max:.3f}", f"{case.gflops(k):.0f}",
-                      end_section=i == len(ENGINES) - 1)
+                      end_section=i == len(shown) - 1)
     c.print(t)
     r = Table(title="ratios: of the medians (of the minimums)", header_style="bold")
     for col in ("setting", "manual / autograd", "manual / twin", "floor / manual", "gather floor / manual",
-                "reference / twin"):
+                "reference / twin", "plain / manual"):
         r.add_column(col, justify="left" if col == "setting" else "right")
     for case in res.cases:
-        cells = [f"{case.ratio(a, b):.2f} ({case.ratio(a, b, 'min'):.2f})" for a, b in RATIOS]
-        r.add_row(case.setting.name, *(f"[bold]{x}[/]" if i in (0, 2, 3) else x for i, x in enumerate(cells)))
+        cells = [f"{case.ratio(a, b):.2f} ({case.ratio(a, b, 'min'):.2f})" if a in case.timings else "—"
+                 for a, b in RATIOS]
+        r.add_row(case.setting.name, *(f"[bold]{x}[/]" if i in (0, 2, 3, 5) else x for i, x in enumerate(cells)))
     c.print(r)
     c.print(NOTE)
     if res.extras:
@@ -100,7 +105,8 @@ def _case_json(case: Case) -> dict:
             "manual_over_twin": case.ratio("manual", "twin"),
             "floor_over_manual": case.ratio("floor", "manual"),
             "gather_floor_over_manual": case.ratio("gather_floor", "manual"),
-            "ratios_of_minimums": {f"{a}_over_{b}": case.ratio(a, b, "min") for a, b in RATIOS},
+            "plain_over_manual": case.ratio("plain", "manual") if "plain" in case.timings else None,
+            "ratios_of_minimums": {f"{a}_over_{b}": case.ratio(a, b, "min") for a, b in RATIOS if a in case.timings},
             "gflops": {"manual": case.gflops("manual"), "floor": case.gflops("floor")}}
 
 
