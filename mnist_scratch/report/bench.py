@@ -29,12 +29,13 @@ NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1
         "never slower than it.[/]")
 
 
-def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None) -> None:
-    """The conditions, the speed table, the ratios and the extras (and the statistics' cost), on stdout; or JSON."""
+def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None, loaded=None) -> None:
+    """The conditions, the speed table, the ratios and the extras (and the statistics' cost, the busy-core table),
+    on stdout; or JSON."""
     if isinstance(res, ParallelBench):
         return _parallel_json(res) if as_json else _show_parallel(res)
     if as_json:
-        return _json(res, cost)
+        return _json(res, cost, loaded)
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
             f"float32 matmul precision {res.matmul_precision}, {res.repeats} interleaved repeats after a warm-up; "
@@ -73,6 +74,32 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=No
 
     if cost is not None:
         show_stats_cost(cost)
+    if loaded is not None:
+        show_loaded(loaded)
+
+
+LOAD_VARIANTS = ("1 thread", "every CPU, spinning", "every CPU, sleeping", "default")
+
+
+def show_loaded(lb) -> None:
+    """The busy-core table: seconds per epoch per thread choice, idle and busy, and the default against the best."""
+    from mnist_scratch.bench.load import TARGET
+
+    t = Table(title=f"seconds per epoch beside busy cores ({lb.cpus} usable CPUs; median of the repeats)",
+              header_style="bold")
+    for col in ("setting", "busy cores", *LOAD_VARIANTS, "default / best", f"≤ {TARGET}"):
+        t.add_column(col, justify="left" if col == "setting" else "right")
+    for r0 in [r for r in lb.rows if r.variant == "default"]:
+        cells = [f"{lb.row(r0.setting, r0.busy, v).median:.3f}" for v in LOAD_VARIANTS]
+        cells[-1] += f" [dim]({r0.threads} thr)[/]"
+        ratio = lb.default_ratio(r0.setting, r0.busy)
+        t.add_row(r0.setting, str(r0.busy), *cells, f"{ratio:.2f}", "met" if ratio <= TARGET else "not met")
+    c = stdout()
+    c.print(t)
+    c.print("[dim]Each figure: a fresh process training the manual engine with train's default recipe on synthetic "
+            "rows, beside that many processes spinning on a core each (started before it, stopped after). spinning: "
+            "OpenMP's own wait policy (OMP_WAIT_POLICY unset); sleeping: PASSIVE, which the CLI sets. default: the "
+            "count train chooses (mnist_scratch/training/threads.py); best: the faster of the other columns.[/]")
 
 
 def show_stats_cost(cost) -> None:
@@ -110,7 +137,7 @@ def _case_json(case: Case) -> dict:
             "gflops": {"manual": case.gflops("manual"), "floor": case.gflops("floor")}}
 
 
-def _json(res: BenchResult, cost=None) -> None:
+def _json(res: BenchResult, cost=None, loaded=None) -> None:
     """One JSON object on stdout."""
     extra = {} if cost is None else {"stats_cost": {
         "nh": list(cost.nh), "bs": cost.bs, "steps": cost.steps, "engine": cost.engine, "threads": cost.threads,
@@ -118,6 +145,12 @@ def _json(res: BenchResult, cost=None) -> None:
         "runs": [{"every": k, "wall_s": cost.runs[k], "cpu_s": cost.cpu[k], "cpu_over_off": cost.ratio(k),
                   "wall_over_off": cost.ratio(k, clock="wall"), "estimate": cost.estimate(k) if k else None}
                  for k in cost.cpu]}}
+    if loaded is not None:
+        extra["busy_cores"] = {"cpus": loaded.cpus, "default_threads": loaded.default,
+                               "rows": [{**r.__dict__, "median": r.median} for r in loaded.rows],
+                               "default_over_best": [{"setting": s, "busy": b, "ratio": loaded.default_ratio(s, b)}
+                                                     for s, b in dict.fromkeys((r.setting, r.busy)
+                                                                               for r in loaded.rows)]}
     print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
                 "clock": res.clock,
                 "matmul_precision": res.matmul_precision, "data": res.data, "cases": [_case_json(c) for c in res.cases],
