@@ -31,6 +31,9 @@ def bench(
                     "thread, every CPU (spinning or sleeping waits) and train's default, idle and beside N busy "
                     "cores (processes this bench starts and stops), each in a fresh process.",
                     show_default=False)] = None,
+    speedrun: Annotated[bool, typer.Option("--speedrun", help="Also train --config speedrun for seeds 1, 2, 3 at "
+                        "matmul precision medium and highest, each in a fresh process, and evaluate it on the test "
+                        "split (time to 98 %).")] = False,
     matmul_precision: Annotated[Precision, typer.Option(help="float32 matmuls of every timed engine and floor: "
                                 "highest (exact), high, medium (bfloat16 GEMMs where the hardware has them).")
                                 ] = Precision("highest"),
@@ -87,7 +90,12 @@ def bench(
 
         loaded = run_load_bench([busy], QUICK if quick else LOAD_SETTINGS, steps=20 if quick else steps,
                                 repeats=2 if quick else 3, note=report.note)
-    report.render(res, as_json=as_json, cost=cost, loaded=loaded)
+    runs = None
+    if speedrun:
+        from mnist_scratch.bench.speedrun import speed_runs
+
+        runs = speed_runs(data_dir=data_dir, note=report.note)
+    report.render(res, as_json=as_json, cost=cost, loaded=loaded, runs=runs)
 
 
 def _counts(text: str) -> list[int]:

@@ -29,13 +29,14 @@ NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1
         "never slower than it.[/]")
 
 
-def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None, loaded=None) -> None:
+def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None, loaded=None,
+           runs=None) -> None:
     """The conditions, the speed table, the ratios and the extras (and the statistics' cost, the busy-core table),
     on stdout; or JSON."""
     if isinstance(res, ParallelBench):
         return _parallel_json(res) if as_json else _show_parallel(res)
     if as_json:
-        return _json(res, cost, loaded)
+        return _json(res, cost, loaded, runs)
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
             f"float32 matmul precision {res.matmul_precision}, {res.repeats} interleaved repeats after a warm-up; "
@@ -76,6 +77,26 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=No
         show_stats_cost(cost)
     if loaded is not None:
         show_loaded(loaded)
+    if runs is not None:
+        show_speed_runs(runs)
+
+
+def show_speed_runs(runs) -> None:
+    """The speed run per seed and precision: test accuracy, training seconds, each against its goal."""
+    from mnist_scratch.bench.speedrun import GOAL, TARGET
+
+    t = Table(title="speed run: mnist-scratch train --config speedrun, then evaluate (test split)", header_style="bold")
+    for col in ("seed", "matmul precision", "threads", "test acc", f"≥ {100 * GOAL:.0f} %", "training s",
+                f"≤ {TARGET} s"):
+        t.add_column(col, justify="right")
+    for r in runs:
+        t.add_row(str(r.seed), r.precision, str(r.threads), f"{100 * r.test_acc:.2f} %",
+                  "yes" if r.test_acc >= GOAL else "no", f"{r.train_seconds:.3f}",
+                  "met" if r.train_seconds <= TARGET and r.test_acc >= GOAL else "not met")
+    c = stdout()
+    c.print(t)
+    c.print("[dim]training s: the sum of the run's epoch seconds (validation included), as its own table shows; each "
+            "run a fresh process with the CLI's own thread choice.[/]")
 
 
 LOAD_VARIANTS = ("1 thread", "every CPU, spinning", "every CPU, sleeping", "default")
@@ -137,7 +158,7 @@ def _case_json(case: Case) -> dict:
             "gflops": {"manual": case.gflops("manual"), "floor": case.gflops("floor")}}
 
 
-def _json(res: BenchResult, cost=None, loaded=None) -> None:
+def _json(res: BenchResult, cost=None, loaded=None, runs=None) -> None:
     """One JSON object on stdout."""
     extra = {} if cost is None else {"stats_cost": {
         "nh": list(cost.nh), "bs": cost.bs, "steps": cost.steps, "engine": cost.engine, "threads": cost.threads,
@@ -145,6 +166,8 @@ def _json(res: BenchResult, cost=None, loaded=None) -> None:
         "runs": [{"every": k, "wall_s": cost.runs[k], "cpu_s": cost.cpu[k], "cpu_over_off": cost.ratio(k),
                   "wall_over_off": cost.ratio(k, clock="wall"), "estimate": cost.estimate(k) if k else None}
                  for k in cost.cpu]}}
+    if runs is not None:
+        extra["speed_runs"] = [r.__dict__ for r in runs]
     if loaded is not None:
         extra["busy_cores"] = {"cpus": loaded.cpus, "default_threads": loaded.default,
                                "rows": [{**r.__dict__, "median": r.median} for r in loaded.rows],
