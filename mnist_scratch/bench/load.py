@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import mnist_scratch
 from mnist_scratch.bench.steps import Setting
 from mnist_scratch.errors import MnistScratchError
 from mnist_scratch.training.threads import WAIT_POLICY, auto_threads, read_quota, usable_cpus
 
 SETTINGS = (Setting("nh50-bs64", (50,), 64), Setting("nh1000-bs256", (1000,), 256))
 TARGET = 1.15  # the default's time over the better of one thread and every CPU, idle and busy
-ROOT = str(Path(mnist_scratch.__file__).resolve().parents[1])  # the children import this very copy of the package
+ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding this copy of the package: children import it
 CHILD = f"import sys; sys.path.insert(0, {ROOT!r}); from mnist_scratch.bench.load import child; child(sys.argv[1])"
 SPIN = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end:\n    pass\n"
 
