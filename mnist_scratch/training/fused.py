@@ -126,9 +126,10 @@ class FusedEngine:
 
     def step(self, xb: Tensor, yb: Tensor, lr: float) -> Tensor:
         """Forward, backward, update; returns the batch loss (before the update)."""
-        buf = self._buffers(len(xb))
+        n = xb.shape[0]  # not len(xb): a Python wrapper, on every step
+        buf = self._buffers(n)
         loss = self._forward(xb, yb, buf)
-        s, wd, mu = self.factor / len(xb), self.cfg.weight_decay, self.cfg.momentum
+        s, wd, mu = self.factor / n, self.cfg.weight_decay, self.cfg.momentum
         if self.mom is None and not wd:  # sgd_: p -= lr * p.g, the gradient GEMM writing straight into p
             self._backward(xb, buf, self.wt, self.b, 1, -lr * s)
         elif self.mom is None:  # sgd_: u = p.g + wd * p; p -= lr * u (p waits: the layers below still need w)
