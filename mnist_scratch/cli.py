@@ -36,6 +36,7 @@ from mnist_scratch.commands import (
 )
 from mnist_scratch.errors import MnistScratchError
 from mnist_scratch.interrupts import EXIT_CODES, exit_code, raise_on_sigterm
+from mnist_scratch.training.threads import quiet_waits
 
 
 def _bare_flags(params: list) -> list:
@@ -162,6 +163,7 @@ def main():
     """Console-script entry point: guarded standard streams, SIGTERM handled like Ctrl-C, stdout checked at the end."""
     out = streams.guard()
     raise_on_sigterm()
+    quiet_waits()  # before any command imports torch: OpenMP reads it once, when torch loads
     try:
         try:
             app()

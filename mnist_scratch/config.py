@@ -85,7 +85,7 @@ def _seed(value: Any) -> int:
 
 def _threads(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1024:
-        raise ConfigError(f"must be an integer in 0..1024 (0: torch's default), got {value!r}")
+        raise ConfigError(f"must be an integer in 0..1024 (0: chosen for the run), got {value!r}")
     return value
 
 
@@ -152,8 +152,8 @@ class TrainConfig:
     device: str = opt("cpu", "cpu, cuda, or auto (cuda when there is one).", _one_of(DEVICES), DEVICES, ADVANCED)
     engine: str = opt("manual", "manual: the fused hand-written backward pass; reference: the readable lesson "
                       "classes; autograd: the same model by PyTorch autograd.", _one_of(ENGINES), ENGINES, ADVANCED)
-    threads: int = opt(0, "torch CPU threads (0: torch's default, one per core); 1 is steadier on a busy machine.",
-                       _threads, panel=ADVANCED)
+    threads: int = opt(0, "torch CPU threads (0: chosen from the step's work and the CPUs this process may use, then "
+                       "recorded in config.json).", _threads, panel=ADVANCED)
     matmul_precision: str = opt(
         "highest", "float32 matmuls: highest (exact), high (TF32 on GPUs), medium (bfloat16 GEMMs where the "
         "hardware has them).", _one_of(PRECISIONS), PRECISIONS, ADVANCED)

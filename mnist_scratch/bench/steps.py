@@ -10,12 +10,15 @@ the engine's own work outside its matmuls.
 
 import math
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
+from mnist_scratch.bench.plain import PlainLoop
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.lesson.nn import make_model
@@ -42,6 +45,7 @@ class Setting:
     bs: int
 
 
+STATS_EVERY = TrainConfig().stats_every  # train's default statistics interval
 SETTINGS = (Setting("nh50-bs64", (50,), 64), Setting("nh50-bs256", (50,), 256), Setting("nh1000-bs256", (1000,), 256))
 QUICK = (Setting("quick-nh20-bs32", (20,), 32),)
 
@@ -151,6 +155,15 @@ def run_steps(engine, x, y, batches, steps: int, lr: float, every: int, plain: b
     return clock() - t0
 
 
+def _time_fit(x, y, cfg: TrainConfig, steps: int, k: int, clock: str) -> float:
+    """Seconds of fit() over the first steps * bs rows (one epoch; statistics every k steps, 0: off)."""
+    from mnist_scratch.bench.stats_cost import time_fit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wall, cpu = time_fit(x[: steps * cfg.bs], y[: steps * cfg.bs], replace(cfg, epochs=1), k, Path(tmp))
+    return cpu if clock == "cpu" else wall
+
+
 def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float = 0.1, clock: str = "wall") -> Case:
     """Time one setting: warm up, then `repeats` rounds of every engine and the floors, in rotating order."""
     tick = CLOCKS[clock]
@@ -166,6 +179,18 @@ def bench_case(s: Setting, x, y, *, steps: "int | None", repeats: int, lr: float
         model = make_model(s.nh, "ce", generator=torch.Generator().manual_seed(0), dtype=x.dtype, device=device)
         engine = ENGINES[name](model, cfg)
         runs[row] = lambda n, e=engine, p=batching == "plain": run_steps(e, x, y, batches, n, lr, every, p, tick)
+    if len(s.nh) == 1:  # the yardstick: a hand-written loop for one hidden layer, nothing else per step
+        init = make_model(s.nh, "ce", generator=torch.Generator().manual_seed(0), dtype=x.dtype, device=device)
+        plain = PlainLoop(dict(init.params()), s.bs)
+
+        def run_plain(n: int) -> float:
+            _sync(device)
+            t0 = tick()
+            plain.run(x, y, batches, n, lr).tolist()
+            return tick() - t0
+        runs["plain"] = run_plain
+    for row, k in (("fit", 0), ("fit_stats", STATS_EVERY)):  # fit() itself: statistics off, then train's default
+        runs[row] = lambda n, k=k: _time_fit(x, y, cfg, n, k, clock)
     shapes = gemm_shapes(s.nh, s.bs)
     floor = floor_step(shapes, device, x.dtype, clock=tick)
     runs["floor"] = lambda n: seconds(floor, n, device, tick)

@@ -27,6 +27,13 @@ def bench(
                                           "steadier on a shared machine (use with --threads 1).")] = Clock("wall"),
     stats_cost: Annotated[bool, typer.Option("--stats-cost", help="Also time fit() with training statistics off "
                           "and every k steps (nh 50, bs 64, one epoch, interleaved).")] = False,
+    busy: Annotated[int | None, typer.Option(min=1, help="Also time an epoch (nh 50 bs 64, nh 1000 bs 256) at one "
+                    "thread, every CPU (spinning or sleeping waits) and train's default, idle and beside N busy "
+                    "cores (processes this bench starts and stops), each in a fresh process.",
+                    show_default=False)] = None,
+    speedrun: Annotated[bool, typer.Option("--speedrun", help="Also train --config speedrun for seeds 1, 2, 3 at "
+                        "matmul precision medium and highest, each in a fresh process, and evaluate it on the test "
+                        "split (time to 98 %).")] = False,
     matmul_precision: Annotated[Precision, typer.Option(help="float32 matmuls of every timed engine and floor: "
                                 "highest (exact), high, medium (bfloat16 GEMMs where the hardware has them).")
                                 ] = Precision("highest"),
@@ -76,7 +83,19 @@ def bench(
         report.note("timing fit() with statistics off and every k steps")
         x, y, _, _ = bench_data(data_dir, dev, 5_000 if quick else 50_000)
         cost = measure(x, y, steps=20 if quick else 782, repeats=repeats)
-    report.render(res, as_json=as_json, cost=cost)
+    loaded = None
+    if busy is not None:
+        from mnist_scratch.bench.load import SETTINGS as LOAD_SETTINGS
+        from mnist_scratch.bench.load import run_load_bench
+
+        loaded = run_load_bench([busy], QUICK if quick else LOAD_SETTINGS, steps=20 if quick else steps,
+                                repeats=2 if quick else 3, note=report.note)
+    runs = None
+    if speedrun:
+        from mnist_scratch.bench.speedrun import speed_runs
+
+        runs = speed_runs(data_dir=data_dir, note=report.note)
+    report.render(res, as_json=as_json, cost=cost, loaded=loaded, runs=runs)
 
 
 def _counts(text: str) -> list[int]:

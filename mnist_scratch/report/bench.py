@@ -5,16 +5,18 @@ import statistics
 from rich.table import Table
 
 from mnist_scratch.bench.parallel import ParallelBench
-from mnist_scratch.bench.steps import Case
+from mnist_scratch.bench.steps import STATS_EVERY, Case
 from mnist_scratch.bench.suite import BenchResult
 from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
 ENGINES = (("manual", "manual (fused)"), ("autograd", "autograd, plain loop"), ("twin", "autograd, fit's loop"),
-           ("reference", "reference (nn.py)"), ("floor", "GEMM floor"), ("gather_floor", "floor + gather"))
+           ("reference", "reference (nn.py)"), ("fit", "fit(), statistics off"),
+           ("fit_stats", f"fit(), statistics every {STATS_EVERY}"), ("plain", "plain hand-written loop"),
+           ("floor", "GEMM floor"), ("gather_floor", "floor + gather"))
 
 
 RATIOS = (("manual", "autograd"), ("manual", "twin"), ("floor", "manual"), ("gather_floor", "manual"),
-          ("reference", "twin"))
+          ("reference", "twin"), ("floor", "fit"), ("fit_stats", "fit"), ("plain", "fit"))
 NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1, no momentum). "
         "autograd: nn.Linear/nn.ReLU, F.cross_entropy, torch.optim.SGD; the plain loop batches with x\\[idx] "
         "as a PyTorch user writes it, fit's loop (twin) gathers into reused buffers as manual and reference do. "
@@ -23,15 +25,21 @@ NOTE = ("[dim]Every row trains the same model (softmax cross-entropy, SGD lr 0.1
         "the same run; floor / manual is the share of that GEMM throughput reached. gather floor: the same matmuls, "
         "each step after gathering its batch as fit() does (random rows copied into a buffer: no trainer avoids it); "
         "gather floor / manual is the share of the reachable speed reached, the rest being the engine's own work "
-        "outside its matmuls.[/]")
+        "outside its matmuls. plain: a hand-written loop of the same model (index_select into buffers, the five GEMMs, "
+        "fused elementwise ops, losses read once at the end, nothing else). fit(): the trainer itself (fit's loop, "
+        "callbacks, checks, one small validation batch) with statistics off, and with them at train's default "
+        "interval; floor / fit is the share of the GEMM floor the project reaches, plain / fit ≥ 1 says it is never "
+        "slower than the plain loop.[/]")
 
 
-def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None) -> None:
-    """The conditions, the speed table, the ratios and the extras (and the statistics' cost), on stdout; or JSON."""
+def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=None, loaded=None,
+           runs=None) -> None:
+    """The conditions, the speed table, the ratios and the extras (and the statistics' cost, the busy-core table),
+    on stdout; or JSON."""
     if isinstance(res, ParallelBench):
         return _parallel_json(res) if as_json else _show_parallel(res)
     if as_json:
-        return _json(res, cost)
+        return _json(res, cost, loaded, runs)
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
             f"float32 matmul precision {res.matmul_precision}, {res.repeats} interleaved repeats after a warm-up; "
@@ -41,19 +49,21 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=No
     for col in ("setting", "engine", "median", "min", "max", "GFLOP/s"):
         t.add_column(col, justify="left" if col in ("setting", "engine") else "right")
     for case in res.cases:
-        for i, (k, label) in enumerate(ENGINES):
+        shown = [(k, label) for k, label in ENGINES if k in case.timings]  # plain: one hidden layer only
+        for i, (k, label) in enumerate(shown):
             tm = case.timings[k]
             name = {0: case.setting.name, 1: f"[dim]{case.steps}/{case.epoch_steps} steps[/]"}.get(i, "")
             t.add_row(name, label, f"{tm.median:.3f}", f"{tm.min:.3f}", f"{tm.max:.3f}", f"{case.gflops(k):.0f}",
-                      end_section=i == len(ENGINES) - 1)
+                      end_section=i == len(shown) - 1)
     c.print(t)
     r = Table(title="ratios: of the medians (of the minimums)", header_style="bold")
     for col in ("setting", "manual / autograd", "manual / twin", "floor / manual", "gather floor / manual",
-                "reference / twin"):
+                "reference / twin", "floor / fit", "fit stats / fit", "plain / fit"):
         r.add_column(col, justify="left" if col == "setting" else "right")
     for case in res.cases:
-        cells = [f"{case.ratio(a, b):.2f} ({case.ratio(a, b, 'min'):.2f})" for a, b in RATIOS]
-        r.add_row(case.setting.name, *(f"[bold]{x}[/]" if i in (0, 2, 3) else x for i, x in enumerate(cells)))
+        cells = [f"{case.ratio(a, b):.2f} ({case.ratio(a, b, 'min'):.2f})" if a in case.timings else "—"
+                 for a, b in RATIOS]
+        r.add_row(case.setting.name, *(f"[bold]{x}[/]" if i in (0, 2, 5, 6, 7) else x for i, x in enumerate(cells)))
     c.print(r)
     c.print(NOTE)
     if res.extras:
@@ -68,6 +78,52 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=No
 
     if cost is not None:
         show_stats_cost(cost)
+    if loaded is not None:
+        show_loaded(loaded)
+    if runs is not None:
+        show_speed_runs(runs)
+
+
+def show_speed_runs(runs) -> None:
+    """The speed run per seed and precision: test accuracy, training seconds, each against its goal."""
+    from mnist_scratch.bench.speedrun import GOAL, TARGET
+
+    t = Table(title="speed run: mnist-scratch train --config speedrun, then evaluate (test split)", header_style="bold")
+    for col in ("seed", "matmul precision", "threads", "test acc", f"≥ {100 * GOAL:.0f} %", "training s",
+                f"≤ {TARGET} s"):
+        t.add_column(col, justify="right")
+    for r in runs:
+        t.add_row(str(r.seed), r.precision, str(r.threads), f"{100 * r.test_acc:.2f} %",
+                  "yes" if r.test_acc >= GOAL else "no", f"{r.train_seconds:.3f}",
+                  "met" if r.train_seconds <= TARGET and r.test_acc >= GOAL else "not met")
+    c = stdout()
+    c.print(t)
+    c.print("[dim]training s: the sum of the run's epoch seconds (validation included), as its own table shows; each "
+            "run a fresh process with the CLI's own thread choice.[/]")
+
+
+LOAD_VARIANTS = ("1 thread", "every CPU, spinning", "every CPU, sleeping", "default")
+
+
+def show_loaded(lb) -> None:
+    """The busy-core table: seconds per epoch per thread choice, idle and busy, and the default against the best."""
+    from mnist_scratch.bench.load import TARGET
+
+    t = Table(title=f"seconds per epoch beside busy cores ({lb.cpus} usable CPUs; median of the repeats)",
+              header_style="bold")
+    for col in ("setting", "busy cores", *LOAD_VARIANTS, "default / best", f"≤ {TARGET}"):
+        t.add_column(col, justify="left" if col == "setting" else "right")
+    for r0 in [r for r in lb.rows if r.variant == "default"]:
+        cells = [f"{lb.row(r0.setting, r0.busy, v).median:.3f}" for v in LOAD_VARIANTS]
+        cells[-1] += f" [dim]({r0.threads} thr)[/]"
+        ratio = lb.default_ratio(r0.setting, r0.busy)
+        t.add_row(r0.setting, str(r0.busy), *cells, f"{ratio:.2f}", "met" if ratio <= TARGET else "not met")
+    c = stdout()
+    c.print(t)
+    c.print("[dim]Each figure: a fresh process training the manual engine with train's default recipe on synthetic "
+            "rows, beside that many processes spinning on a core each (started before it, stopped after). spinning: "
+            "OpenMP's own wait policy (OMP_WAIT_POLICY unset); sleeping: PASSIVE, which the CLI sets. default: the "
+            "count train chooses (mnist_scratch/training/threads.py); best: the faster of the other columns.[/]")
 
 
 def show_stats_cost(cost) -> None:
@@ -100,11 +156,14 @@ def _case_json(case: Case) -> dict:
             "manual_over_twin": case.ratio("manual", "twin"),
             "floor_over_manual": case.ratio("floor", "manual"),
             "gather_floor_over_manual": case.ratio("gather_floor", "manual"),
-            "ratios_of_minimums": {f"{a}_over_{b}": case.ratio(a, b, "min") for a, b in RATIOS},
+            "floor_over_fit": case.ratio("floor", "fit"),
+            "fit_stats_over_fit": case.ratio("fit_stats", "fit"),
+            "plain_over_fit": case.ratio("plain", "fit") if "plain" in case.timings else None,
+            "ratios_of_minimums": {f"{a}_over_{b}": case.ratio(a, b, "min") for a, b in RATIOS if a in case.timings},
             "gflops": {"manual": case.gflops("manual"), "floor": case.gflops("floor")}}
 
 
-def _json(res: BenchResult, cost=None) -> None:
+def _json(res: BenchResult, cost=None, loaded=None, runs=None) -> None:
     """One JSON object on stdout."""
     extra = {} if cost is None else {"stats_cost": {
         "nh": list(cost.nh), "bs": cost.bs, "steps": cost.steps, "engine": cost.engine, "threads": cost.threads,
@@ -112,6 +171,14 @@ def _json(res: BenchResult, cost=None) -> None:
         "runs": [{"every": k, "wall_s": cost.runs[k], "cpu_s": cost.cpu[k], "cpu_over_off": cost.ratio(k),
                   "wall_over_off": cost.ratio(k, clock="wall"), "estimate": cost.estimate(k) if k else None}
                  for k in cost.cpu]}}
+    if runs is not None:
+        extra["speed_runs"] = [r.__dict__ for r in runs]
+    if loaded is not None:
+        extra["busy_cores"] = {"cpus": loaded.cpus, "default_threads": loaded.default,
+                               "rows": [{**r.__dict__, "median": r.median} for r in loaded.rows],
+                               "default_over_best": [{"setting": s, "busy": b, "ratio": loaded.default_ratio(s, b)}
+                                                     for s, b in dict.fromkeys((r.setting, r.busy)
+                                                                               for r in loaded.rows)]}
     print_json({"torch": res.torch_version, "device": res.device, "threads": res.threads, "repeats": res.repeats,
                 "clock": res.clock,
                 "matmul_precision": res.matmul_precision, "data": res.data, "cases": [_case_json(c) for c in res.cases],

@@ -193,8 +193,8 @@ class Stepper:
         if self.plain:
             xb, yb = self.x[idx], self.y[idx]
         else:
-            n = len(idx)
-            xb, yb = (self.xbuf, self.ybuf) if n == len(self.xbuf) else (self.xbuf[:n], self.ybuf[:n])
+            n = idx.shape[0]  # not len(): Tensor.__len__ is a Python wrapper, 3x the cost, on every step
+            xb, yb = (self.xbuf, self.ybuf) if n == self.xbuf.shape[0] else (self.xbuf[:n], self.ybuf[:n])
             torch.index_select(self.x, 0, idx, out=xb), torch.index_select(self.y, 0, idx, out=yb)
         if probe:
             self.probe = self.engine.step_stats(xb, yb, lr)
@@ -255,7 +255,7 @@ def _fit(engine, data, cfg: TrainConfig, cbs: Callbacks, start_epoch: int) -> Fi
                         f"with lr {lr_at(cfg, (epoch * nb + j) / total):.4g}: "
                         + _where(keeper, engine, data, cfg, (epoch, j))
                     )
-                loss_sum += value * len(batches[j])
+                loss_sum += value * batches[j].shape[0]
                 cbs.batch_end(j, value)
             if cbs.should_stop():
                 res.interrupted = True

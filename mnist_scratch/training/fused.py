@@ -4,9 +4,12 @@ Same rules as nn.py (the readable reference), fused and reordered:
 - every activation and gradient lives in a buffer allocated once per batch size and refilled with `out=` ops;
 - the loss gradient is kept unscaled (softmax - onehot, or out - targ) and its factor (1 or 2) / bs rides along
   as the `alpha` of the weight-gradient GEMMs, so no op spends time scaling it;
-- without momentum the SGD update is folded into the weight-gradient GEMM (in the lesson's layout
+- without momentum or weight decay the SGD update is folded into the weight-gradient GEMM (in the lesson's layout
   `w.addmm_(inp.T, out.g, alpha=-lr/bs)`): no gradient buffer at all; with momentum that GEMM accumulates into
-  the momentum buffer instead (`buf.addmm_(inp.T, out.g, beta=momentum, alpha=1/bs)`);
+  the momentum buffer instead (`buf.addmm_(inp.T, out.g, beta=momentum, alpha=1/bs)`); with weight decay alone it
+  writes p.g into an update buffer, then u += wd * p and p -= lr * u over every parameter at once.
+  Not `w.addmm_(..., beta=1 - lr * wd)`: the kernel rounds beta to float32, so decay came out 19 % too strong at
+  lr 1e-4 and vanished below lr 3e-5 (the end of a one-cycle run); summed into the gradient it rounds as in sgd_;
 - everything is computed transposed: weights stored as w.T (n_out, n_in), activations as (features, bs), so
   out.T = w.T @ inp.T. In this orientation MKL runs the thin GEMMs (the 10-wide output layer, the input
   gradient through it) several times faster, and the softmax over dim 0 of (10, bs) is faster too;
@@ -63,8 +66,10 @@ class FusedEngine:
         self.widths = [b for _, b in shapes]
         self.flat = torch.empty(sum(a * b + b for a, b in shapes), dtype=self.dtype, device=self.device)
         self.mom = torch.zeros_like(self.flat) if cfg.momentum else None
+        self.upd = torch.zeros_like(self.flat) if cfg.weight_decay and not cfg.momentum else None  # p.g + wd * p
         self.wt, self.b = self._views(self.flat, shapes)
         self.mwt, self.mb = self._views(self.mom, shapes) if self.mom is not None else ([], [])
+        self.uwt, self.ub = self._views(self.upd, shapes) if self.upd is not None else ([], [])
         self.bcol = [b[:, None] for b in self.b]  # (n_out, 1): the bias broadcast over the batch columns
         self.w = [wt.T for wt in self.wt]  # the lesson's w (n_in, n_out): views of the same memory
         self.load_state(params)
@@ -121,11 +126,16 @@ class FusedEngine:
 
     def step(self, xb: Tensor, yb: Tensor, lr: float) -> Tensor:
         """Forward, backward, update; returns the batch loss (before the update)."""
-        buf = self._buffers(len(xb))
+        n = xb.shape[0]  # not len(xb): a Python wrapper, on every step
+        buf = self._buffers(n)
         loss = self._forward(xb, yb, buf)
-        s, wd, mu = self.factor / len(xb), self.cfg.weight_decay, self.cfg.momentum
-        if self.mom is None:  # sgd_: p -= lr * (p.g + wd * p), the gradient GEMM writing straight into p
-            self._backward(xb, buf, self.wt, self.b, 1 - lr * wd, -lr * s)
+        s, wd, mu = self.factor / n, self.cfg.weight_decay, self.cfg.momentum
+        if self.mom is None and not wd:  # sgd_: p -= lr * p.g, the gradient GEMM writing straight into p
+            self._backward(xb, buf, self.wt, self.b, 1, -lr * s)
+        elif self.mom is None:  # sgd_: u = p.g + wd * p; p -= lr * u (p waits: the layers below still need w)
+            self._backward(xb, buf, self.uwt, self.ub, 0, s)  # u = p.g
+            self.upd.add_(self.flat, alpha=wd)  # u += wd * p, every parameter at once
+            self.flat.add_(self.upd, alpha=-lr)  # p -= lr * u, every parameter at once
         else:  # sgd_: buf = mu * buf + p.g + wd * p; p -= lr * buf
             self._backward(xb, buf, self.mwt, self.mb, mu, s)  # buf = mu * buf + p.g
             if wd:

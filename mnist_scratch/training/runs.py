@@ -17,6 +17,7 @@ from mnist_scratch.interrupts import deferred
 from mnist_scratch.limits import check_threads
 from mnist_scratch.training import checkpoint
 from mnist_scratch.training.fit import Callback, EpochStats, Stop
+from mnist_scratch.training.threads import default_threads
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
@@ -182,6 +183,8 @@ def plan(config: "str | Path | None", flags: dict, *, out: "Path | None" = None,
         check_resumable(cfg, ckpt)
         return Plan(_final(cfg, stats, rules, world_size), ckpt.path.parent, ckpt)
     cfg = _final(resolve(config, given), stats, rules, world_size)
+    if not cfg.threads and cfg.procs == 1 and world_size is None:  # chosen once, kept in config.json for --resume
+        cfg = dataclasses.replace(cfg, threads=default_threads(cfg.nh, cfg.bs))
     out = out or new_run_dir(root, cfg)
     check_fresh_out(out)
     return Plan(cfg, out)

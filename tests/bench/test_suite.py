@@ -13,7 +13,7 @@ from mnist_scratch.cli import app
 
 runner = CliRunner()
 QUICK = ["bench", "--quick", "--no-extras", "--repeats", "2", "--steps", "3"]
-ROWS = {"manual", "autograd", "twin", "reference", "floor", "gather_floor"}
+ROWS = {"manual", "autograd", "twin", "reference", "fit", "fit_stats", "plain", "floor", "gather_floor"}
 
 
 def test_quick_bench_prints_the_tables(tmp_path):
@@ -21,7 +21,8 @@ def test_quick_bench_prints_the_tables(tmp_path):
     r = runner.invoke(app, [*QUICK, "--data-dir", str(tmp_path)], env={"COLUMNS": "160"})  # empty cache: synthetic
     assert r.exit_code == 0, r.output
     for text in ("seconds per epoch", "manual (fused)", "autograd, plain loop", "GEMM floor", "floor / manual",
-                 "floor + gather", "gather floor / manual",
+                 "floor + gather", "gather floor / manual", "plain hand-written loop", "plain / fit",
+                 "fit(), statistics off", "floor / fit",
                  "synthetic data", "threads"):
         assert text in r.stdout, text
 
@@ -40,7 +41,9 @@ def test_quick_bench_json(tmp_path):
         assert t["min"] <= t["median"] <= t["max"]
     assert case["manual_over_autograd"] > 0 and case["floor_over_manual"] > 0 and case["gather_floor_over_manual"] > 0
     assert set(case["ratios_of_minimums"]) == {"manual_over_autograd", "manual_over_twin", "floor_over_manual",
-                                               "gather_floor_over_manual", "reference_over_twin"}
+                                               "gather_floor_over_manual", "reference_over_twin",
+                                               "floor_over_fit", "fit_stats_over_fit", "plain_over_fit"}
+    assert case["plain_over_fit"] > 0 and case["floor_over_fit"] > 0 and case["fit_stats_over_fit"] > 0
     assert case["flops_per_step"] == sum(2 * m * k * n for m, k, n in gemm_shapes((20,), 32))
 
 
