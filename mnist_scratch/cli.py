@@ -9,7 +9,7 @@ import typer
 import typer.core
 
 from mnist_scratch import __version__, streams
-from mnist_scratch.atomic import shown
+from mnist_scratch.atomic import printable, shown
 from mnist_scratch.commands import (
     bench,
     check,
@@ -79,7 +79,7 @@ class GuardedGroup(typer.core.TyperGroup):
 
 def _fail(ctx: typer.Context, message: str, code: int):
     """Print one line on stderr and exit with code."""
-    typer.echo(message.splitlines()[0] if message else "error", err=True)
+    typer.echo(printable(message.splitlines()[0]) if message else "error", err=True)
     ctx.exit(code)
 
 

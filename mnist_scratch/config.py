@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mnist_scratch.atomic import read_bounded
+from mnist_scratch.atomic import read_bounded, shown
 from mnist_scratch.errors import ConfigError, PathError
 from mnist_scratch.limits import MAX_LAYERS, check_sizes
 
@@ -185,8 +185,8 @@ def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None)
     unknown = sorted(set(values) - names)
     if unknown:
         known = ", ".join(sorted(names))
-        keys = f"key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-        raise ConfigError(f"unknown {keys} in {where or 'the options'} (known keys: {known})")
+        keys = f"key{'s' if len(unknown) > 1 else ''} {', '.join(map(shown, unknown))}"  # a file's text, escaped
+        raise ConfigError(f"unknown {keys} in {shown(where or 'the options')} (known keys: {known})")
     out = {}
     for k, v in values.items():
         try:
@@ -230,18 +230,18 @@ def read_toml(path) -> dict[str, Any]:
                 raw = f.read(MAX_CONFIG_BYTES + 1)
             raw = raw if len(raw) <= MAX_CONFIG_BYTES else None
         if raw is None:
-            raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config")
+            raise ConfigError(f"config file {shown(path)} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config")
         return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"config file {shown(path)} does not exist") from None
     except PathError as e:  # a folder, FIFO or device: refused, never read
         raise ConfigError(f"config file {e}") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config file {path}: {e}") from None
+        raise ConfigError(f"cannot read config file {shown(path)}: {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+        raise ConfigError(f"config file {shown(path)} is not valid TOML: {e}") from None
     except RecursionError:
-        raise ConfigError(f"config file {path} nests too deeply to be a config") from None
+        raise ConfigError(f"config file {shown(path)} nests too deeply to be a config") from None
 
 
 def resolve(path: "str | Path | None", flags: dict[str, Any]) -> TrainConfig:
