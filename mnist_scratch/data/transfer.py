@@ -62,8 +62,8 @@ def _body(r, name: str, cap: int, deadline: float, net: Net, progress: "Progress
 
     Each socket read waits at most net.read_timeout, and the deadline is checked between reads, so a server that
     drips a byte at a time is dropped within net.deadline + net.read_timeout; one that sends fewer than
-    net.min_rate bytes a second over any net.rate_window seconds is dropped then, long before. Gzip/deflate content encoding is
-    inflated CHUNK bytes at a time, so a few bytes on the wire never build more than the cap in memory.
+    net.min_rate bytes a second over any net.rate_window seconds is dropped then, long before. Gzip/deflate content
+    encoding is inflated CHUNK bytes at a time, so a few bytes on the wire never build more than the cap in memory.
     """
     from urllib3.exceptions import HTTPError as Urllib3Error
     from urllib3.exceptions import ReadTimeoutError
