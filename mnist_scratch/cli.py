@@ -121,6 +121,9 @@ def main():
     """Console-script entry point: guarded standard streams, SIGTERM handled like Ctrl-C, stdout checked at the end."""
     out = streams.guard()
     raise_on_sigterm()
+    # torch's C++ layer logs errors with frame dumps on stderr (a failed rendezvous): this tool says one line itself.
+    # Set before torch is first imported (no command imports it at parse time); a user's own setting is kept.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
     try:
         try:
             app()
