@@ -6,6 +6,7 @@ the CLI's help text and shown defaults come from the same place, so neither can 
 
 import dataclasses
 import math
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -33,6 +34,16 @@ MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not 
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
 MAX_PROCS = 256  # worker processes on one machine; more is a typo, not a plan
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
+DATASET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # a folder name on every system
+
+
+def check_dataset(value: Any) -> str:
+    """A dataset name: mnist, or a name given with `download --name` (1-40 of a-z, 0-9, - and _)."""
+    if not isinstance(value, str) or not DATASET_NAME.fullmatch(value):
+        shown_value = shown(value) if isinstance(value, str) else value
+        raise ConfigError(f"must be a dataset name of 1-40 lower-case letters, digits, - or _ (like mnist or "
+                          f"fashion), got {shown_value!r}")
+    return value
 
 
 def parse_nh(value: "str | int | list | tuple") -> tuple[int, ...]:
@@ -157,6 +168,8 @@ class TrainConfig:
     dist_timeout: float = opt(60.0, "Seconds a worker waits for the others (the process-group timeout): a dead or "
                               "hung worker stops the rest after at most this long.", _num(positive=True))
     stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every)
+    dataset: str = opt("mnist", "mnist, or another MNIST-format set cached with `download --from DIR --name NAME`.",
+                       check_dataset)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""

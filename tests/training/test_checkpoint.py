@@ -79,7 +79,7 @@ def test_shapes_must_fit_the_config(tmp_path):
     cfg = TrainConfig(nh=(50,))
     st = state_for(TrainConfig(nh=(40,)))
     path = tmp_path / "m.safetensors"
-    save_file(st, str(path), metadata={"format": checkpoint.FORMAT, "config": json.dumps(cfg.to_dict()),
+    save_file(st, str(path), metadata={"format": checkpoint.LEGACY, "config": json.dumps(cfg.to_dict()),
                                        "epoch": "1", "mean": "0.1", "std": "0.3"})
     with pytest.raises(CheckpointError, match=r"lin1.w has shape \(784, 40\), the config needs \(784, 50\)"):
         checkpoint.load(path)
@@ -88,7 +88,7 @@ def test_shapes_must_fit_the_config(tmp_path):
 def test_broken_metadata_and_nan_weights(tmp_path):
     cfg = TrainConfig()
     path = tmp_path / "m.safetensors"
-    save_file(state_for(cfg), str(path), metadata={"format": checkpoint.FORMAT, "config": "{", "epoch": "1"})
+    save_file(state_for(cfg), str(path), metadata={"format": checkpoint.LEGACY, "config": "{", "epoch": "1"})
     with pytest.raises(CheckpointError, match="broken metadata"):
         checkpoint.load(path)
     st = state_for(cfg)
