@@ -27,6 +27,15 @@ DataDir = Annotated[
         show_default=False,
     ),
 ]
+DatasetName = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        help="mnist, or a set cached with `download --from DIR --name NAME` (default: a run's own dataset, else "
+        "mnist).",
+        show_default=False,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 
 

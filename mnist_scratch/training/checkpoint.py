@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from mnist_scratch.atomic import atomic_write, read_bounded, shown
 from mnist_scratch.config import TrainConfig, merge
-from mnist_scratch.errors import CheckpointError, ConfigError
+from mnist_scratch.errors import CheckpointError, ConfigError, DataError, UsageError
 from mnist_scratch.limits import MAX_PARAMS
 
 FORMAT = "mnist-scratch/2"  # its sha256 covers the metadata (progress, best accuracy, config, data) too
@@ -123,6 +123,17 @@ def load(path: Path) -> Checkpoint:
         if not bool(torch.isfinite(state[k]).all()):
             raise CheckpointError(f"{shown(path)}: {k} holds non-finite values")
     return Checkpoint(state, cfg, epoch, mean, std, path, best, data)
+
+
+def check_data(ckpt: Checkpoint, name: str, digest: str = "") -> None:
+    """Refuse (one line) data other than the run's own: another dataset name, or the same name holding other data
+    than the digest the checkpoint recorded (a checkpoint of older versions records none: MNIST by name)."""
+    if name != ckpt.cfg.dataset:
+        raise UsageError(f"{shown(ckpt.path)} was trained on the dataset {ckpt.cfg.dataset}, not {name}: refused "
+                         f"(use --dataset {ckpt.cfg.dataset})")
+    if ckpt.data and digest and digest != ckpt.data:
+        raise DataError(f"the cached dataset {name} is not the data {shown(ckpt.path)} was trained on (digest "
+                        f"{digest[7:19]}…, the run's {ckpt.data[7:19]}…): refused; cache the run's files again")
 
 
 def _facts(meta: dict[str, str], path: Path) -> "tuple[float | None, str]":

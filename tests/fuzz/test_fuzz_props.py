@@ -112,7 +112,8 @@ def test_checkpoint_truncated_anywhere(n):
 
 
 _meta_value = st.one_of(st.text(max_size=20), st.sampled_from([
-    checkpoint.FORMAT, checkpoint.LEGACY, "[]", "{}", "null", "1", '{"nh": [2]}', '{"nh": "2", "loss": "mse"}', "-1", "1e9", "nan"]))
+    checkpoint.FORMAT, checkpoint.LEGACY, "[]", "{}", "null", "1", '{"nh": [2]}', '{"nh": "2", "loss": "mse"}', "-1",
+    "1e9", "nan"]))
 
 
 @FAST
