@@ -34,6 +34,7 @@ MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not 
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
 MAX_PROCS = 256  # worker processes on one machine; more is a typo, not a plan
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
+FLOAT32_MAX = 3.4028234663852886e38  # training is float32: an lr or decay beyond this overflows before any step
 DATASET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # a folder name on every system
 
 
@@ -112,8 +113,8 @@ def _every(value: Any) -> int:
     return value
 
 
-def _num(*, positive: bool = False, below_one: bool = False) -> Callable[[Any], float]:
-    """A check for a finite number >= 0 (> 0 when positive, < 1 when below_one)."""
+def _num(*, positive: bool = False, below_one: bool = False, f32: bool = False) -> Callable[[Any], float]:
+    """A check for a finite number >= 0 (> 0 when positive, < 1 when below_one, float32's range when f32)."""
     def check(value: Any) -> float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ConfigError(f"must be a number, got {value!r}")
@@ -122,6 +123,8 @@ def _num(*, positive: bool = False, below_one: bool = False) -> Callable[[Any], 
             raise ConfigError(f"must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
         if below_one and value >= 1:
             raise ConfigError(f"must be below 1, got {value}")
+        if f32 and value > FLOAT32_MAX:
+            raise ConfigError(f"must be at most {FLOAT32_MAX:.4g} (float32's largest number), got {value:g}")
         return value
     return check
 
@@ -148,9 +151,9 @@ class TrainConfig:
                     LOSSES)
     epochs: int = opt(5, "Passes over the 50,000 training images.", _count)
     bs: int = opt(64, "Batch size.", _count)
-    lr: float = opt(0.05, "Peak learning rate.", _num(positive=True))
+    lr: float = opt(0.05, "Peak learning rate.", _num(positive=True, f32=True))
     momentum: float = opt(0.9, "SGD momentum (0: plain SGD).", _num(below_one=True))
-    weight_decay: float = opt(1e-3, "L2 weight decay, as torch.optim.SGD applies it.", _num())
+    weight_decay: float = opt(1e-3, "L2 weight decay, as torch.optim.SGD applies it.", _num(f32=True))
     lr_schedule: str = opt("onecycle", "Learning rate over the run: constant, onecycle (warm up, anneal) or "
                            "cosine.", _one_of(SCHEDULES), SCHEDULES)
     seed: int = opt(42, "Seed of the init and of every epoch's shuffle.", _seed)
@@ -208,6 +211,9 @@ def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None)
             label = f"--{k.replace('_', '-')}" if where is None else f"{k} in {where}"
             raise ConfigError(f"{label} {e}") from None
     cfg = dataclasses.replace(base, **out)
+    if cfg.lr * cfg.weight_decay > FLOAT32_MAX:  # the decay factor 1 - lr * wd of every step would overflow float32
+        raise ConfigError(f"lr {cfg.lr:g} times weight_decay {cfg.weight_decay:g} is beyond float32's range: no "
+                          "step could be taken; lower either")
     check_sizes(cfg.nh, cfg.loss, cfg.bs, where)  # each size in range, their products too
     return cfg
 

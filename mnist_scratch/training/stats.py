@@ -125,10 +125,15 @@ class Tracker:
 
 
 def update_ratio(lr: float, grad_norm: float, norm: float) -> float:
-    """log10(lr * |grad| / |w|): about -3 is the healthy rate of change (a thousandth of the weight per step)."""
+    """log10(lr * |grad| / |w|): about -3 is the healthy rate of change (a thousandth of the weight per step).
+
+    Never raises: a diverged step (a norm inf or nan) gives nan, a ratio that underflows to 0 gives -inf."""
     num = lr * grad_norm
+    if not (math.isfinite(num) and math.isfinite(norm)):
+        return math.nan
     if num == 0:
         return -math.inf
-    if norm == 0 or not math.isfinite(num / norm):
+    if norm == 0:
         return math.inf
-    return math.log10(num / norm)
+    ratio = num / norm
+    return math.log10(ratio) if ratio > 0 else -math.inf
