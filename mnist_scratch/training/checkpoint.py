@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
-from safetensors.torch import save_file
+from safetensors.torch import save as st_save
 
 from mnist_scratch.atomic import atomic_write, read_bounded, shown
 from mnist_scratch.config import TrainConfig, merge
@@ -66,7 +66,8 @@ def save(path: Path, state: dict[str, torch.Tensor], cfg: TrainConfig, epoch: in
     meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict()), "epoch": str(epoch),
             "mean": repr(mean), "std": repr(std), "best": "" if best is None else repr(float(best)), "data": data}
     meta["sha256"] = sealed(tensors, meta)
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))  # a Path: any name, UTF-8 or not
+    data = st_save(tensors, metadata=meta)  # serialized here, written by Python: a full disk is an OSError (ENOSPC)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))  # a Path: any name, UTF-8 or not
 
 
 def expected_shapes(cfg: TrainConfig, n_in: int = 784) -> dict[str, tuple[int, ...]]:
