@@ -7,7 +7,7 @@ from rich.table import Table
 
 from mnist_scratch.interrupts import NAMES
 from mnist_scratch.report.console import esc, print_json, stdout
-from mnist_scratch.training.fit import EpochStats, Hooks
+from mnist_scratch.training.fit import Callback, EpochStats
 
 COLS = (("epoch", 5), ("train loss", 10), ("valid loss", 10), ("valid acc", 9), ("seconds", 7))
 
@@ -24,7 +24,7 @@ def _row(t: Table, s: EpochStats) -> None:
     t.add_row(str(s.epoch), f"{s.train_loss:.4f}", f"{s.valid_loss:.4f}", acc, f"{s.seconds:.2f}")
 
 
-class TableHooks(Hooks):
+class TableCallback(Callback):
     """Prints one table row after each epoch, header first; optionally fastprogress bars with the running loss."""
 
     def __init__(self, progress: bool, stats: bool = False):
@@ -60,7 +60,7 @@ class TableHooks(Hooks):
             if i % 20 == 0:  # the comment line is rewritten in place: no new lines, however often
                 self.pb.comment = f"loss {self.avg:.4f}{self.layer_line}"
 
-    def show_stats(self, stats) -> None:
+    def step_stats(self, stats, probe) -> None:
         if self.stats and self.pb is not None:
             self.layer_line = layer_line(stats)
 

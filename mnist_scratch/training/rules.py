@@ -16,7 +16,7 @@ from mnist_scratch.grader import CheckResult, grade_namespace
 from mnist_scratch.grader.load import load_file
 from mnist_scratch.grader.result import RuleResult
 from mnist_scratch.lesson.nn import Model
-from mnist_scratch.training.engines import sgd_
+from mnist_scratch.training.engines import ReferenceEngine, sgd_
 
 CLASSES = ("Module", "Lin", "Relu")
 FUNCTIONS = ("lin", "relu", "relu_grad", "lin_grad")
@@ -71,7 +71,7 @@ class RulesEngine:
     name = "rules"
 
     def __init__(self, model: Model, cfg: TrainConfig, rules: LearnerRules):
-        self.cfg, self.rules, self.ns = cfg, rules, rules.ns
+        self.model, self.cfg, self.rules, self.ns = model, cfg, rules, rules.ns
         self.params = model.params()  # [(lin1.w, w), (lin1.b, b), ...]: the tensors the learner's code updates
         self.pairs = [(self.params[i][1], self.params[i + 1][1]) for i in range(0, len(self.params), 2)]
         self.bufs = {k: torch.zeros_like(p) for k, p in self.params} if cfg.momentum else {}
@@ -138,17 +138,5 @@ class RulesEngine:
         with torch.no_grad():
             return self._forward(x)[0]
 
-    def state(self) -> dict[str, Tensor]:
-        """Parameters and momentum buffers, named as in the checkpoint."""
-        d = dict(self.params)
-        d.update({f"momentum.{k}": v for k, v in self.bufs.items()})
-        return d
-
-    def load_state(self, state: dict[str, Tensor]) -> None:
-        """Copy parameters (and momentum buffers when present) from state."""
-        with torch.no_grad():
-            for k, p in self.params:
-                p.copy_(state[k])
-            for k, v in self.bufs.items():
-                if f"momentum.{k}" in state:
-                    v.copy_(state[f"momentum.{k}"])
+    state = ReferenceEngine.state  # the same model and momentum buffers: self.model and self.bufs
+    load_state = ReferenceEngine.load_state

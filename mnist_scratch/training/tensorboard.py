@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from mnist_scratch.errors import MnistScratchError, UsageError
-from mnist_scratch.training.fit import Hooks, Relay
+from mnist_scratch.training.fit import Callback
 
 HIST_EVERY = 10  # stats steps between histograms
 
@@ -24,10 +24,10 @@ def check_available() -> None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'mnist-scratch[tb]'") from None
 
 
-class TensorBoardHooks(Relay):
-    """Writes scalars and histograms through torch.utils.tensorboard.SummaryWriter, then passes calls on."""
+class TensorBoardCallback(Callback):
+    """Writes scalars and histograms through torch.utils.tensorboard.SummaryWriter."""
 
-    def __init__(self, logdir: Path, nb: int, total: int, lr_at, display: Hooks, start_step: int = 0):
+    def __init__(self, logdir: Path, nb: int, total: int, lr_at, start_step: int = 0):
         check_available()
         from torch.utils.tensorboard import SummaryWriter
 
@@ -35,7 +35,6 @@ class TensorBoardHooks(Relay):
             self.w = SummaryWriter(log_dir=str(logdir))
         except OSError as e:
             raise MnistScratchError(f"cannot write TensorBoard events in {logdir}: {e.strerror or e}") from None
-        super().__init__(display)
         self.nb, self.total, self.lr_at, self.step = nb, total, lr_at, start_step
         self.n_stats = 0
 
@@ -43,9 +42,9 @@ class TensorBoardHooks(Relay):
         self.w.add_scalar("train/loss", loss, self.step)
         self.w.add_scalar("train/lr", self.lr_at(self.step / self.total), self.step)
         self.step += 1
-        self.inner.batch_end(i, loss)
 
-    def step_stats(self, step: int, lr: float, loss, probe) -> None:
+    def step_stats(self, stats, probe) -> None:
+        step = stats.step
         if self.n_stats % HIST_EVERY == 0:
             named = [(f"acts/lin{i}", a) for i, a in enumerate(probe.acts, 1)]
             for k, g in probe.grads.items():
@@ -55,9 +54,6 @@ class TensorBoardHooks(Relay):
                 if bool(torch.isfinite(t).all()):  # a diverging step: fit names it; a histogram cannot hold nan
                     self.w.add_histogram(tag, t, step)
         self.n_stats += 1
-        self.inner.step_stats(step, lr, loss, probe)
-
-    def show_stats(self, stats) -> None:
         for l in stats.layers:
             for k in ("mean", "std", "zero_frac", "dead_frac"):
                 if getattr(l, k) is not None:
@@ -65,7 +61,6 @@ class TensorBoardHooks(Relay):
         for p in stats.params:
             self.w.add_scalar(f"params/{p.name}.grad_norm", p.grad_norm, stats.step)
             self.w.add_scalar(f"params/{p.name}.update_ratio_log10", p.update_ratio, stats.step)
-        self.inner.show_stats(stats)
 
     def epoch_end(self, stats, state: dict) -> None:
         at = stats.epoch * self.nb  # the step the epoch ended at: the scalars line up with the per-batch ones
@@ -73,4 +68,3 @@ class TensorBoardHooks(Relay):
         self.w.add_scalar("valid/loss", stats.valid_loss, at)
         self.w.add_scalar("valid/acc", stats.valid_acc, at)
         self.w.flush()  # a killed run keeps every finished epoch
-        self.inner.epoch_end(stats, state)
