@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -117,6 +118,13 @@ for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradch
     app.command(name, cls=Command)(fn)
 
 
+def _quiet_os_errors(args) -> None:
+    """A helper thread's OSError (TensorBoard's writer on a full disk) is not printed as a traceback: the command
+    meets the same error on its next write and says it in one line. Anything else is a bug: printed as usual."""
+    if not issubclass(args.exc_type, OSError):
+        threading.__excepthook__(args)
+
+
 def main():
     """Console-script entry point: guarded standard streams, SIGTERM handled like Ctrl-C, stdout checked at the end."""
     out = streams.guard()
@@ -124,6 +132,7 @@ def main():
     # torch's C++ layer logs errors with frame dumps on stderr (a failed rendezvous): this tool says one line itself.
     # Set before torch is first imported (no command imports it at parse time); a user's own setting is kept.
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
+    threading.excepthook = _quiet_os_errors
     try:
         try:
             app()

@@ -67,7 +67,12 @@ def save(path: Path, state: dict[str, torch.Tensor], cfg: TrainConfig, epoch: in
             "mean": repr(mean), "std": repr(std), "best": "" if best is None else repr(float(best)), "data": data}
     meta["sha256"] = sealed(tensors, meta)
     data = st_save(tensors, metadata=meta)  # serialized here, written by Python: a full disk is an OSError (ENOSPC)
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))  # a Path: any name, UTF-8 or not
+    atomic_write(path, lambda tmp: write_bytes(tmp, data))  # a Path: any name, UTF-8 or not
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """data into the (temp) file at path."""
+    path.write_bytes(data)
 
 
 def expected_shapes(cfg: TrainConfig, n_in: int = 784) -> dict[str, tuple[int, ...]]:

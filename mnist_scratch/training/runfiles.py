@@ -150,10 +150,16 @@ def _losses_row(r: dict) -> str:
     return ""
 
 
+def read_losses_rows(out: Path, notes: "Notes | None" = None) -> list[dict]:
+    """losses.jsonl's valid lines as written: step, steps_per_epoch, loss and lr lists."""
+    path = Path(out) / LOSSES
+    return _checked(path, _losses_row, notes)
+
+
 def read_losses(out: Path, notes: "Notes | None" = None) -> list[dict]:
     """losses.jsonl as one row per batch: step, epoch (fractional), loss (None where not finite), lr; step order."""
-    path, rows = Path(out) / LOSSES, {}
-    for r in _checked(path, _losses_row, notes):
+    rows = {}
+    for r in read_losses_rows(out, notes):
         for j, (v, a) in enumerate(zip(r["loss"], r["lr"], strict=True)):
             step = r["step"] + j
             rows[step] = {"step": step, "epoch": step / r["steps_per_epoch"], "loss": v, "lr": a}

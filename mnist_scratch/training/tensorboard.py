@@ -5,10 +5,12 @@ steps, every StepStats figure under layers/ and params/. Histograms on stats ste
 (every HIST_EVERY-th stats step: a histogram costs far more than a scalar).
 """
 
+import contextlib
 from pathlib import Path
 
 import torch
 
+from mnist_scratch.atomic import shown
 from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.training.fit import Callback
 
@@ -31,19 +33,33 @@ class TensorBoardCallback(Callback):
         check_available()
         from torch.utils.tensorboard import SummaryWriter
 
-        try:
+        self.logdir = logdir
+        with self.saving():
             self.w = SummaryWriter(log_dir=str(logdir))
-        except OSError as e:
-            raise MnistScratchError(f"cannot write TensorBoard events in {logdir}: {e.strerror or e}") from None
         self.nb, self.total, self.lr_at, self.step = nb, total, lr_at, start_step
         self.n_stats = 0
 
+    @contextlib.contextmanager
+    def saving(self):
+        """A failed write (full disk, file-size limit) as one line; the writer's thread's error surfaces here, on
+        the next write (cli.main keeps that thread's own report off stderr)."""
+        try:
+            yield
+        except OSError as e:
+            raise MnistScratchError(f"cannot save TensorBoard events in {shown(self.logdir)}: "
+                                    f"{e.strerror or e}") from None
+
     def batch_end(self, i: int, loss: float) -> None:
-        self.w.add_scalar("train/loss", loss, self.step)
-        self.w.add_scalar("train/lr", self.lr_at(self.step / self.total), self.step)
+        with self.saving():
+            self.w.add_scalar("train/loss", loss, self.step)
+            self.w.add_scalar("train/lr", self.lr_at(self.step / self.total), self.step)
         self.step += 1
 
     def step_stats(self, stats, probe) -> None:
+        with self.saving():
+            self._step_stats(stats, probe)
+
+    def _step_stats(self, stats, probe) -> None:
         step = stats.step
         if self.n_stats % HIST_EVERY == 0:
             named = [(f"acts/lin{i}", a) for i, a in enumerate(probe.acts, 1)]
@@ -64,7 +80,8 @@ class TensorBoardCallback(Callback):
 
     def epoch_end(self, stats, state: dict) -> None:
         at = stats.epoch * self.nb  # the step the epoch ended at: the scalars line up with the per-batch ones
-        self.w.add_scalar("epoch/train_loss", stats.train_loss, at)
-        self.w.add_scalar("valid/loss", stats.valid_loss, at)
-        self.w.add_scalar("valid/acc", stats.valid_acc, at)
-        self.w.flush()  # a killed run keeps every finished epoch
+        with self.saving():
+            self.w.add_scalar("epoch/train_loss", stats.train_loss, at)
+            self.w.add_scalar("valid/loss", stats.valid_loss, at)
+            self.w.add_scalar("valid/acc", stats.valid_acc, at)
+            self.w.flush()  # a killed run keeps every finished epoch

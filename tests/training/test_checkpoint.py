@@ -38,12 +38,12 @@ def test_failed_save_leaves_the_previous_file_byte_identical(tmp_path, monkeypat
     checkpoint.save(path, state_for(cfg), cfg, 1, 0.1, 0.3)
     before = path.read_bytes()
 
-    def half_then_fail(tensors, filename, metadata=None):
+    def half_then_fail(filename, data):
         with open(filename, "wb") as f:
             f.write(b"\x00" * 100)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint, "save_file", half_then_fail)
+    monkeypatch.setattr(checkpoint, "write_bytes", half_then_fail)
     with pytest.raises(OSError):
         checkpoint.save(path, state_for(cfg, 1), cfg, 2, 0.1, 0.3)
     assert path.read_bytes() == before
