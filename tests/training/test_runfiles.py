@@ -144,3 +144,30 @@ def test_a_damaged_hist_chunk_is_skipped_with_a_note_before_anything_is_allocate
     assert len(notes.lines) == 1 and "histogram chunk skipped" in notes.lines[0]
     assert all(len(v) <= 8 for k, v in hist.items() if k != "ranges")
     assert plot(out).exit_code == 0
+
+
+def test_resume_repairs_damaged_stats_files_and_still_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
+    from mnist_scratch.training import checkpoint, runs
+    from mnist_scratch.training.fit import Stop
+
+    args = ["train", "--nh", "16", "--bs", "100", "--no-progress", "--epochs", "3", "--stats-every", "4"]
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "a")]).exit_code == 0
+    orig = Stop.should_stop
+    monkeypatch.setattr(Stop, "should_stop", lambda self: len(runs.read_metrics(tmp_path / "b")) >= 2 or orig(self))
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "b")]).exit_code == 130
+    monkeypatch.setattr(Stop, "should_stop", orig)
+    b = tmp_path / "b"
+    _declaring(runfiles.chunks(b)[0], 2_000_000)  # a malformed chunk: IndexError on resume before
+    with open(b / "stats.jsonl", "a") as f:
+        f.write('{"step": 3, "lin99999999.mean": 1}\n')
+    with open(b / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 2, "valid_acc": "all of them"}\n')
+    r = runner.invoke(app, ["train", "--resume", str(b), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    a_state, b_state = checkpoint.load(tmp_path / "a").state, checkpoint.load(b).state
+    assert all(float((a_state[k] - b_state[k]).abs().max()) <= 1e-6 for k in a_state)
+    assert [m["epoch"] for m in read_metrics(b)] == [1, 2, 3]
+    notes = Notes()
+    assert [r["step"] for r in read_stats(b, notes)][-3:] == [r["step"] for r in read_stats(tmp_path / "a")][-3:]
+    assert read_hist(b, notes)["step"].tolist()[-1] == read_hist(tmp_path / "a")["step"].tolist()[-1]
+    assert notes.lines == []  # the resumed run dropped what it could not trust
