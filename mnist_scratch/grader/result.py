@@ -1,4 +1,4 @@
-"""What a check returns: one row per rule, and the whole, which renders itself in a terminal and in Jupyter."""
+"""What a check returns: one row per rule, and the whole (report.check.CheckReport shows it in Jupyter)."""
 
 import math
 from dataclasses import dataclass, field
@@ -59,18 +59,3 @@ class CheckResult:
         if self.notes:
             d["notes"] = self.notes
         return d
-
-    def __rich__(self):
-        from mnist_scratch.report.check import renderable
-
-        return renderable(self)
-
-    def _repr_html_(self) -> str:
-        from mnist_scratch.report.check import html
-
-        return html(self)
-
-    def __repr__(self) -> str:
-        from mnist_scratch.report.check import plain
-
-        return plain(self)

@@ -2,6 +2,7 @@
 
 import io
 import math
+from dataclasses import dataclass, fields
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -72,6 +73,25 @@ def html(res: CheckResult) -> str:
     return con.export_html(inline_styles=True, code_format="<pre style=\"font-family:monospace\">{code}</pre>")
 
 
+@dataclass(repr=False)
+class CheckReport(CheckResult):
+    """A CheckResult that shows itself: a table in a terminal, HTML in Jupyter, plain text at a prompt."""
+
+    def __rich__(self) -> Group:
+        return renderable(self)
+
+    def _repr_html_(self) -> str:
+        return html(self)
+
+    def __repr__(self) -> str:
+        return plain(self)
+
+
+def shown(res: CheckResult) -> CheckReport:
+    """res as a CheckReport (what the notebook's check() returns)."""
+    return CheckReport(**{f.name: getattr(res, f.name) for f in fields(res)})
+
+
 def render(res: CheckResult, *, as_json: bool = False) -> None:
     """The report on stdout, or one JSON object: {"ok", "rules": [{"name", "status", "max_rel", "hint"}...]} plus the
     source and any load error."""
@@ -86,13 +106,14 @@ def exercise_written(path, blanks: int, part: "str | None", solutions: bool) -> 
     what = f"{blanks} reference answers" if solutions else f"{blanks} blanks to fill in"
     scope = f" (part {part})" if part else ""
     nxt = f"mnist-scratch check {path}" + (f" --part {part}" if part else "")
-    stdout().print(f"wrote {esc(path)}: {what}{scope}; then run `{esc(nxt)}`")
+    stdout().print(f"wrote {esc(path)}: {what}{scope}; then run `{esc(nxt)}`", soft_wrap=True)
 
 
 def rules_accepted(res: CheckResult, style: str) -> None:
     """One line before training on the learner's rules."""
     names = ", ".join(r.name for r in res.rules)
-    stdout().print(f"[green]your rules pass[/] ({names}); training with your {style} from {esc(res.source)}")
+    stdout().print(f"[green]your rules pass[/] ({names}); training with your {style} from {esc(res.source)}",
+                   soft_wrap=True)
 
 
 def render_mutants(rep: MutantsReport, *, as_json: bool = False) -> None:
@@ -105,7 +126,7 @@ def render_mutants(rep: MutantsReport, *, as_json: bool = False) -> None:
     con = stdout()
     ref = rep.reference
     con.print(Text(f"reference solutions: {sum(r.ok for r in ref.rules)} of {len(ref.rules)} rules pass",
-                   style="green" if ref.ok else "bold red"))
+                   style="green" if ref.ok else "bold red"), soft_wrap=True)
     t = Table(title="the grader on broken solutions", title_justify="left")
     for col in ("mutant", "rule", "mistake", "verdict", "diagnosis"):
         t.add_column(col, overflow="fold")
@@ -116,5 +137,5 @@ def render_mutants(rep: MutantsReport, *, as_json: bool = False) -> None:
     con.print(t)
     caught = sum(r.caught for r in rep.results)
     line = f"{caught} of {len(rep.results)} mistakes caught with the right diagnosis (took {rep.seconds:.1f} s)"
-    con.print(Text(("PASS: " if rep.ok else "FAIL: ") + line, style="green" if rep.ok else "bold red"))
+    con.print(Text(("PASS: " if rep.ok else "FAIL: ") + line, style="green" if rep.ok else "bold red"), soft_wrap=True)
 

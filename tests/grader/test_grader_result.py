@@ -5,6 +5,7 @@ import math
 import pytest
 
 from mnist_scratch.grader.result import STATUSES, CheckResult, RuleResult
+from mnist_scratch.report.check import shown
 
 
 def row(name="relu", status="pass", **kw):
@@ -104,7 +105,7 @@ def test_a_fresh_result_has_its_own_notes_list():
 
 
 def test_repr_is_the_plain_text_report():
-    res = CheckResult([row("lin"), row("relu", "wrong", max_rel=0.5, hint="relu(x) is wrong")], "f.py")
+    res = shown(CheckResult([row("lin"), row("relu", "wrong", max_rel=0.5, hint="relu(x) is wrong")], "f.py"))
     text = repr(res)
     assert text.startswith("check f.py") and "relu(x) is wrong" in text and "5.0e-01" in text
     assert "FAIL: 1 of 2 rules not passing (1 wrong)" in text and "\x1b[" not in text
@@ -113,5 +114,12 @@ def test_repr_is_the_plain_text_report():
 def test_html_and_rich_render_the_same_report():
     from rich.console import Group
 
-    res = CheckResult([row("lin")], "f.py")
+    res = shown(CheckResult([row("lin")], "f.py"))
     assert "PASS: all 1 rules pass" in res._repr_html_() and isinstance(res.__rich__(), Group)
+
+
+def test_the_shown_result_keeps_every_field():
+    res = CheckResult([row("lin")], "f.py", seconds=1.5, error="", notes=["cell 2 raised"])
+    s = shown(res)
+    assert (s.rules, s.source, s.seconds, s.notes, s.ok) == (res.rules, res.source, res.seconds, res.notes, res.ok)
+    assert s.to_dict() == res.to_dict()
