@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from mnist_scratch.atomic import printable, shown
 
-MIN_WIDTH, MAX_WIDTH = 80, 1000  # the tables are made to fit 80 columns whole; 0 or 1 would print nothing or a char a line
+MIN_WIDTH, MAX_WIDTH = 80, 1000  # the tables fit 80 columns whole; 0 or 1 would print nothing or a char a line
 
 
 def width(stream) -> int:
