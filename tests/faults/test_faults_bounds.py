@@ -184,8 +184,9 @@ def test_an_oversized_cache_manifest_is_a_cache_miss(tmp_path):
 
 
 def test_a_metrics_line_nested_absurdly_deep_is_skipped(tmp_path):
-    (tmp_path / runs.METRICS).write_text('{"epoch": 1}\n' + "[" * 100_000 + "\n")
-    assert runs.read_metrics(tmp_path) == [{"epoch": 1}]
+    row = {"epoch": 1, "train_loss": 0.5, "valid_loss": 0.4, "valid_acc": 0.9, "seconds": 1.0, "lr": 0.05}
+    (tmp_path / runs.METRICS).write_text(json.dumps(row) + "\n" + "[" * 100_000 + "\n")
+    assert runs.read_metrics(tmp_path) == [row]
 
 
 # --- absurd sizes: usage errors before anything is allocated ---

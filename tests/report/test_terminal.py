@@ -37,7 +37,7 @@ def test_gradcheck_report_is_whole_at_any_width(monkeypatch, env):
     assert words(got.stdout) == words(ref.stdout)
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env", ENVS[:3] + ENVS[-1:])
 def test_train_and_evaluate_reports_are_whole_at_any_width(monkeypatch, tmp_path, env):
     d = small_data(n_train=200, n_valid=100, n_test=100)
     monkeypatch.setattr(mnist_scratch.data, "load_dataset", lambda *a, **k: d)
