@@ -109,7 +109,7 @@ CONFIGS = {
     "unreadable": ("unreadable", "error: cannot read config file {p}: [Errno 13] Permission denied: '{p}'"),
     "binary": (b"\xff\xfe\x00\x01", "error: cannot read config file {p}: 'utf-8' codec can't decode byte 0xff"),
     "not-toml": ("lr = [\n", "error: config file {p} is not valid TOML: "),
-    "unknown-key": ("learning_rate = 0.1\n", "error: unknown key learning_rate in {p} (known keys: bs, device, "),
+    "unknown-key": ("learning_rate = 0.1\n", "error: unknown key learning_rate in {p} (known keys: bs, dataset, device, "),
     "two-unknown": ("a = 1\nb = 2\n", "error: unknown keys a, b in {p} (known keys: "),
     "string-bs": ('bs = "64"\n', "error: bs in {p} must be an integer, got '64'"),
     "float-epochs": ("epochs = 2.5\n", "error: epochs in {p} must be an integer, got 2.5"),
