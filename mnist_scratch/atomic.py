@@ -19,9 +19,21 @@ _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S
 _TEMP_RANDOM = "[a-z0-9_]{8}"  # the random part of atomic_write's temp names (and of tempfile.mkstemp's)
 
 
+# C0 and C1 control characters and DEL: from a file name or a file's text they could move the cursor, retitle the
+# terminal or hide the rest of a line, so messages show them as escapes
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_IN_TEXT = {c: e for c, e in _CONTROLS.items() if c not in (0x09, 0x0A)}  # a message's own tabs and line breaks
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """text with every control character (escape sequences, and newlines unless lines) as a \\x.. escape."""
+    return text.translate(_IN_TEXT if lines else _CONTROLS)
+
+
 def shown(path: "Path | str") -> str:
-    """path for a message: bytes that are not valid UTF-8 as \\x.. escapes, so any terminal can print it."""
-    return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """path for a message: bytes that are not valid UTF-8 and control characters as \\x.. escapes, so any terminal
+    prints it as it is."""
+    return printable(os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 def kind(mode: int) -> "str | None":

@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -16,7 +17,7 @@ from rich.text import Text
 from typer import rich_utils
 
 from mnist_scratch import __version__, streams
-from mnist_scratch.atomic import shown
+from mnist_scratch.atomic import printable, shown
 from mnist_scratch.commands import (
     bench,
     check,
@@ -120,7 +121,7 @@ class GuardedGroup(typer.core.TyperGroup):
 
 def _fail(ctx: typer.Context, message: str, code: int):
     """Print one line on stderr and exit with code."""
-    typer.echo(message.splitlines()[0] if message else "error", err=True)
+    typer.echo(printable(message.splitlines()[0]) if message else "error", err=True)
     ctx.exit(code)
 
 
@@ -159,11 +160,22 @@ for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradch
     app.command(name, cls=Command)(fn)
 
 
+def _quiet_os_errors(args) -> None:
+    """A helper thread's OSError (TensorBoard's writer on a full disk) is not printed as a traceback: the command
+    meets the same error on its next write and says it in one line. Anything else is a bug: printed as usual."""
+    if not issubclass(args.exc_type, OSError):
+        threading.__excepthook__(args)
+
+
 def main():
     """Console-script entry point: guarded standard streams, SIGTERM handled like Ctrl-C, stdout checked at the end."""
     out = streams.guard()
     raise_on_sigterm()
     quiet_waits()  # before any command imports torch: OpenMP reads it once, when torch loads
+    # torch's C++ layer logs errors with frame dumps on stderr (a failed rendezvous): this tool says one line itself.
+    # Set before torch is first imported (no command imports it at parse time); a user's own setting is kept.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
+    threading.excepthook = _quiet_os_errors
     try:
         try:
             app()

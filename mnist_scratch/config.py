@@ -6,6 +6,7 @@ the CLI's help text and shown defaults come from the same place, so neither can 
 
 import dataclasses
 import math
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -13,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mnist_scratch.atomic import read_bounded
+from mnist_scratch.atomic import read_bounded, shown
 from mnist_scratch.errors import ConfigError, PathError
 from mnist_scratch.limits import MAX_LAYERS, check_sizes
 
@@ -33,6 +34,17 @@ MAX_NH = 65_536  # a 784 x 65536 float32 weight is 200 MB; wider is a typo, not 
 MAX_SEED = 2**32 - 1  # what every command accepts; torch's generator overflows on much larger seeds
 MAX_PROCS = 256  # worker processes on one machine; more is a typo, not a plan
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
+FLOAT32_MAX = 3.4028234663852886e38  # training is float32: an lr or decay beyond this overflows before any step
+DATASET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # a folder name on every system
+
+
+def check_dataset(value: Any) -> str:
+    """A dataset name: mnist, or a name given with `download --name` (1-40 of a-z, 0-9, - and _)."""
+    if not isinstance(value, str) or not DATASET_NAME.fullmatch(value):
+        shown_value = shown(value) if isinstance(value, str) else value
+        raise ConfigError(f"must be a dataset name of 1-40 lower-case letters, digits, - or _ (like mnist or "
+                          f"fashion), got {shown_value!r}")
+    return value
 
 
 def parse_nh(value: "str | int | list | tuple") -> tuple[int, ...]:
@@ -101,8 +113,8 @@ def _every(value: Any) -> int:
     return value
 
 
-def _num(*, positive: bool = False, below_one: bool = False) -> Callable[[Any], float]:
-    """A check for a finite number >= 0 (> 0 when positive, < 1 when below_one)."""
+def _num(*, positive: bool = False, below_one: bool = False, f32: bool = False) -> Callable[[Any], float]:
+    """A check for a finite number >= 0 (> 0 when positive, < 1 when below_one, float32's range when f32)."""
     def check(value: Any) -> float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ConfigError(f"must be a number, got {value!r}")
@@ -111,6 +123,8 @@ def _num(*, positive: bool = False, below_one: bool = False) -> Callable[[Any], 
             raise ConfigError(f"must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
         if below_one and value >= 1:
             raise ConfigError(f"must be below 1, got {value}")
+        if f32 and value > FLOAT32_MAX:
+            raise ConfigError(f"must be at most {FLOAT32_MAX:.4g} (float32's largest number), got {value:g}")
         return value
     return check
 
@@ -143,9 +157,9 @@ class TrainConfig:
                     LOSSES, MODEL)
     epochs: int = opt(5, "Passes over the 50,000 training images.", _count)
     bs: int = opt(64, "Batch size.", _count)
-    lr: float = opt(0.05, "Peak learning rate.", _num(positive=True))
+    lr: float = opt(0.05, "Peak learning rate.", _num(positive=True, f32=True))
     momentum: float = opt(0.9, "SGD momentum (0: plain SGD).", _num(below_one=True))
-    weight_decay: float = opt(1e-3, "L2 weight decay, as torch.optim.SGD applies it.", _num())
+    weight_decay: float = opt(1e-3, "L2 weight decay, as torch.optim.SGD applies it.", _num(f32=True))
     lr_schedule: str = opt("onecycle", "Learning rate over the run: constant, onecycle (warm up, anneal) or "
                            "cosine.", _one_of(SCHEDULES), SCHEDULES)
     seed: int = opt(42, "Seed of the init and of every epoch's shuffle.", _seed, panel=RUN)
@@ -165,6 +179,8 @@ class TrainConfig:
                               panel=PARALLEL)
     stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every,
                            panel=STATS)
+    dataset: str = opt("mnist", "mnist, or another MNIST-format set cached with `download --from DIR --name NAME`.",
+                       check_dataset, panel=DATA)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""
@@ -193,8 +209,8 @@ def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None)
     unknown = sorted(set(values) - names)
     if unknown:
         known = ", ".join(sorted(names))
-        keys = f"key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-        raise ConfigError(f"unknown {keys} in {where or 'the options'} (known keys: {known})")
+        keys = f"key{'s' if len(unknown) > 1 else ''} {', '.join(map(shown, unknown))}"  # a file's text, escaped
+        raise ConfigError(f"unknown {keys} in {shown(where or 'the options')} (known keys: {known})")
     out = {}
     for k, v in values.items():
         try:
@@ -203,6 +219,9 @@ def merge(base: TrainConfig, values: dict[str, Any], where: "str | None" = None)
             label = f"--{k.replace('_', '-')}" if where is None else f"{k} in {where}"
             raise ConfigError(f"{label} {e}") from None
     cfg = dataclasses.replace(base, **out)
+    if cfg.lr * cfg.weight_decay > FLOAT32_MAX:  # the decay factor 1 - lr * wd of every step would overflow float32
+        raise ConfigError(f"lr {cfg.lr:g} times weight_decay {cfg.weight_decay:g} is beyond float32's range: no "
+                          "step could be taken; lower either")
     check_sizes(cfg.nh, cfg.loss, cfg.bs, where)  # each size in range, their products too
     return cfg
 
@@ -238,18 +257,18 @@ def read_toml(path) -> dict[str, Any]:
                 raw = f.read(MAX_CONFIG_BYTES + 1)
             raw = raw if len(raw) <= MAX_CONFIG_BYTES else None
         if raw is None:
-            raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config")
+            raise ConfigError(f"config file {shown(path)} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config")
         return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"config file {shown(path)} does not exist") from None
     except PathError as e:  # a folder, FIFO or device: refused, never read
         raise ConfigError(f"config file {e}") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config file {path}: {e}") from None
+        raise ConfigError(f"cannot read config file {shown(path)}: {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+        raise ConfigError(f"config file {shown(path)} is not valid TOML: {e}") from None
     except RecursionError:
-        raise ConfigError(f"config file {path} nests too deeply to be a config") from None
+        raise ConfigError(f"config file {shown(path)} nests too deeply to be a config") from None
 
 
 def resolve(path: "str | Path | None", flags: dict[str, Any]) -> TrainConfig:

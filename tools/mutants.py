@@ -1,6 +1,7 @@
 """Mutation testing of the math and the checkers with mutmut, one target (module + its tests) at a time.
 
     python tools/mutants.py [TARGET ...] [--jobs N] [--only GLOB ...]   (or `make mutants TARGETS=nn JOBS=1`)
+    python tools/mutants.py --semantic [TARGET ...]   (the hand-written mutants of SEMANTIC, a few minutes)
 
 Each target runs in its own scratch copy under .mutants/TARGET/ (mutmut reads its settings from the
 pyproject.toml of the folder it runs in, so every target gets a copy with its own [tool.mutmut] section).
@@ -46,6 +47,35 @@ TARGETS = {
     "gradcheck": Target(["mnist_scratch/gradcheck/*.py"], ["tests/gradcheck/test_*.py"]),
     "grader": Target(["mnist_scratch/grader/*.py"], ["tests/grader/test_*.py"]),
 }
+
+
+
+@dataclass(frozen=True)
+class Semantic:
+    """A hand-written mutant: a wrong idea (not an operator swap) that the target's tests must catch."""
+
+    target: str
+    path: str
+    before: str  # occurs exactly once in path
+    after: str
+    why: str
+
+
+# mutmut swaps operators; these change what a checker means. `--semantic` runs each against its target's tests.
+SEMANTIC = [
+    Semantic("gradcheck", "mnist_scratch/gradcheck/autograd.py", "all(r.ok for r in self.rows)",
+             'all(r.ok for r in self.rows if r.kind == "autograd")', "the verdict ignores the finite-difference rows"),
+    Semantic("gradcheck", "mnist_scratch/gradcheck/autograd.py", "all(r.ok for r in self.rows)",
+             'all(r.ok for r in self.rows if r.kind == "fd")', "the verdict ignores the autograd rows"),
+    Semantic("gradcheck", "mnist_scratch/gradcheck/autograd.py",
+             "close = torch.allclose(g, ref, rtol=rtol, atol=atol * max(1.0, ref.abs().max().item()))",
+             "close = bool(torch.isclose(g.norm(), ref.norm(), rtol=rtol, atol=atol))",
+             "autograd rows compare norms instead of elements"),
+    Semantic("gradcheck", "mnist_scratch/gradcheck/finitediff.py",
+             "close = torch.allclose(ana, num, rtol=FD_RTOL, atol=FD_ATOL)",
+             "close = bool(torch.isclose(ana.norm(), num.norm(), rtol=FD_RTOL, atol=FD_ATOL))",
+             "finite-difference rows compare norms instead of elements"),
+]
 
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}  # the tests noticed the mutant
 
@@ -176,6 +206,33 @@ def run_target(name: str, target: Target, jobs: int, equivalent: dict[str, tuple
     return rep
 
 
+def run_semantic(mutant: Semantic, timeout: float = 900) -> bool:
+    """Apply one hand-written mutant to a scratch copy and run its target's tests; True when they fail (killed)."""
+    target = TARGETS[mutant.target]
+    work = prepare("semantic", [mutant.path], target.tests, keep=False)
+    src = work / mutant.path
+    text = src.read_text("utf-8")
+    if text.count(mutant.before) != 1:
+        raise RuntimeError(f"{mutant.path} no longer holds {mutant.before!r} exactly once: update SEMANTIC")
+    src.write_text(text.replace(mutant.before, mutant.after), "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(work), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "pytest", *PYTEST_ARGS, *globbed(target.tests)], cwd=work, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+    return r.returncode == 1  # 1: a test failed; anything else (2: collection error) does not count as caught
+
+
+def semantic(targets: list[str]) -> int:
+    """Run the SEMANTIC mutants of the given targets (all by default); 1 if any survives."""
+    survivors = 0
+    for m in SEMANTIC:
+        if targets and m.target not in targets:
+            continue
+        killed = run_semantic(m)
+        survivors += not killed
+        print(f"{'killed  ' if killed else 'SURVIVED'} {m.target}: {m.why}", flush=True)
+    return 1 if survivors else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("targets", nargs="*", metavar="TARGET", help="any of: " + " ".join(TARGETS) + " (default: all)")
@@ -184,10 +241,14 @@ def main() -> int:
                     help="re-test only the last run's survivors (after adding tests), keeping its other results")
     ap.add_argument("--only", action="append", metavar="GLOB",
                     help="only mutants whose name matches, e.g. 'mnist_scratch.grader.diagnose.*' (repeatable)")
+    ap.add_argument("--semantic", action="store_true",
+                    help="run the hand-written SEMANTIC mutants (wrong ideas, not operator swaps) instead of mutmut")
     a = ap.parse_args()
     if unknown := [t for t in a.targets if t not in TARGETS]:
         ap.error(f"unknown target {' '.join(unknown)}; known: {' '.join(TARGETS)}")
     sys.stdout.reconfigure(errors="backslashreplace")  # mutant ids contain non-ASCII separators
+    if a.semantic:
+        return semantic(a.targets)
     equivalent = load_equivalent()
     reports = []
     for name in a.targets or TARGETS:  # one target at a time: each already uses --jobs processes

@@ -30,6 +30,16 @@ DataDir = Annotated[
         rich_help_panel=DATA,
     ),
 ]
+DatasetName = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        help="mnist, or a set cached with `download --from DIR --name NAME` (default: a run's own dataset, else "
+        "mnist).",
+        show_default=False,
+        rich_help_panel=DATA,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.",
                                     rich_help_panel=RUN)]
 

@@ -5,12 +5,13 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.commands.common import DataDir, Json, complete_run
+from mnist_scratch.commands.common import DataDir, DatasetName, Json, complete_run
 
 
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run folder or its model.safetensors.", show_default=False,
                                         autocompletion=complete_run)],
+    dataset: DatasetName = None,
     data_dir: DataDir = None,
     as_json: Json = False,
 ):
@@ -24,4 +25,7 @@ def evaluate(
     from mnist_scratch.training.evaluation import evaluate_run
 
     ckpt = checkpoint.load(run)
-    report.render(evaluate_run(ckpt, load_dataset(data_dir)), as_json=as_json)
+    checkpoint.check_data(ckpt, dataset or ckpt.cfg.dataset)  # before any data is read
+    data = load_dataset(data_dir, name=ckpt.cfg.dataset)
+    checkpoint.check_data(ckpt, data.name, data.digest)
+    report.render(evaluate_run(ckpt, data), as_json=as_json)

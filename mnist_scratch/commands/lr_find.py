@@ -24,6 +24,7 @@ def lr_find(
     weight_decay: Annotated[float, config_option("weight_decay")] = config_default("weight_decay"),
     seed: Annotated[int, config_option("seed")] = config_default("seed"),
     threads: Annotated[int, config_option("threads")] = config_default("threads"),
+    dataset: Annotated[str, config_option("dataset")] = config_default("dataset"),
     start_lr: Annotated[float, typer.Option(help="The first step's lr.")] = 1e-6,
     end_lr: Annotated[float, typer.Option(help="The lr the last step would reach (the sweep stops earlier when "
                                                 "the loss blows up).")] = 10.0,
@@ -45,7 +46,8 @@ def lr_find(
     from mnist_scratch.training.lr_find import sweep
     from mnist_scratch.training.runs import resolve_device
 
-    flags = dict(nh=nh, loss=loss, bs=bs, momentum=momentum, weight_decay=weight_decay, seed=seed, threads=threads)
+    flags = dict(nh=nh, loss=loss, bs=bs, momentum=momentum, weight_decay=weight_decay, seed=seed, threads=threads,
+                 dataset=dataset)
     cfg = resolve(config, given(ctx, flags))
     if plot is not None:
         from mnist_scratch.report.plots import check_available
@@ -55,7 +57,7 @@ def lr_find(
         import torch
 
         torch.set_num_threads(cfg.threads)
-    data = load_dataset(data_dir, device=resolve_device(cfg.device))
+    data = load_dataset(data_dir, device=resolve_device(cfg.device), name=cfg.dataset)
     r = sweep(cfg, data.x_train, data.y_train, start_lr=start_lr, end_lr=end_lr, steps=steps, rule=rule.value)
     if plot is not None:
         report.plot_curve(r, plot)

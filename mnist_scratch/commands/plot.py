@@ -19,10 +19,14 @@ def plot(
 
     Example: mnist-scratch plot runs/20260101-120000-nh50-ce
     """
-    from mnist_scratch.report.console import esc, print_json, stdout
+    from mnist_scratch.report.console import esc, print_json, stderr, stdout
+    from mnist_scratch.training.runfiles import Notes
     from mnist_scratch.training.runstats import run_stats
 
-    d = run_stats(run)
+    notes = Notes()
+    d = run_stats(run, notes)
+    for line in notes.lines:
+        stderr().print(f"note: {esc(line)}", soft_wrap=True)
     if as_json:
         print_json(d)
         return

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from mnist_scratch.commands.common import DataDir, Json, choices, complete_run
+from mnist_scratch.commands.common import DataDir, DatasetName, Json, choices, complete_run
 from mnist_scratch.config import SPLITS
 from mnist_scratch.errors import UsageError
 
@@ -36,6 +36,7 @@ def show(
     worst: Worst = None,
     png: Png = None,
     cols: Cols = None,
+    dataset: DatasetName = None,
     data_dir: DataDir = None,
     as_json: Json = False,
 ):
@@ -57,13 +58,17 @@ def show(
     from mnist_scratch.report import show as report
     from mnist_scratch.training import digits
 
-    model = None
+    model, ckpt = None, None
     if checkpoint is not None:
-        from mnist_scratch.training.checkpoint import load
+        from mnist_scratch.training.checkpoint import check_data, load
         from mnist_scratch.training.evaluation import model_from
 
-        model = model_from(load(checkpoint))
-    ds = load_dataset(data_dir)
+        ckpt = load(checkpoint)
+        check_data(ckpt, dataset or ckpt.cfg.dataset)
+        model = model_from(ckpt)
+    ds = load_dataset(data_dir, name=dataset or (ckpt.cfg.dataset if ckpt else "mnist"))
+    if ckpt is not None:
+        check_data(ckpt, ds.name, ds.digest)
     split = split.value
     x, _ = digits.split_of(ds, split)
     if worst is not None:

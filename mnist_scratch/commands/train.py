@@ -46,6 +46,7 @@ def train(
         "--config", help="A TOML file (keys as the options below) or a shipped config: default, lesson, wide, ...; "
         "`--config list` lists them.", autocompletion=complete_config, show_default=False, rich_help_panel=RUN)
     ] = None,
+    dataset: Annotated[str, config_option("dataset")] = config_default("dataset"),
     stats: Annotated[bool, typer.Option("--stats", help="Also show per-layer figures (activation std, dead units, "
                      "update ratio) on the progress line; records them even if a config says --stats-every 0.",
                      rich_help_panel=STATS)
@@ -97,7 +98,7 @@ def train(
     flags = dict(nh=nh, loss=loss, epochs=epochs, bs=bs, lr=lr, momentum=momentum, weight_decay=weight_decay,
                  lr_schedule=lr_schedule, seed=seed, device=device, engine=engine, threads=threads,
                  matmul_precision=matmul_precision, procs=procs,
-                 dist_timeout=dist_timeout, stats_every=stats_every)
+                 dist_timeout=dist_timeout, stats_every=stats_every, dataset=dataset)
     typed = given(ctx, flags)
     if rules is not None and (resume is not None or "engine" in typed):
         raise UsageError("--rules trains with your rules from scratch: drop --engine and --resume")
@@ -128,7 +129,7 @@ def train(
                 else ranks.under_torchrun(p, world, data_dir, show))
     else:
         factory = None if rules is None else _learner_engine(rules, p.cfg, as_json)
-        data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
+        data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device), name=p.cfg.dataset)
         code = show.end(runs.train_run(p, data, show.display(), factory, tensorboard=tensorboard))
     if code:
         raise typer.Exit(code)
@@ -157,7 +158,7 @@ class Show:
         from mnist_scratch.report import train as report
         from mnist_scratch.training import target
 
-        gate = None if self.target_acc is None else target.gate(run.history, self.target_acc)
+        gate = None if self.target_acc is None else target.gate(run.best, self.target_acc)
         report.render(run, as_json=self.as_json, gate=gate)
         if self.plot is not None and run.history:  # an interrupted run with no finished epoch has nothing to draw
             from mnist_scratch.report.plots import plot_history

@@ -13,15 +13,25 @@ import torch
 from safetensors.torch import save as st_save
 
 from mnist_scratch.atomic import atomic_write_bytes, check_target, open_regular, read_bounded, sweep
+from mnist_scratch.config import check_dataset
 from mnist_scratch.data.diskio import disk_errors, read_safetensors
 from mnist_scratch.data.pins import Pins
-from mnist_scratch.errors import DataError, PathError
+from mnist_scratch.errors import ConfigError, DataError, PathError, UsageError
 
 ENV = "MNIST_SCRATCH_DATA"
 FORMAT = 1
 LOCK_TIMEOUT = 900.0
 MANIFEST_CAP = 1 << 20  # a manifest is a few hundred bytes
 MAX_CUSTOM = 1000  # custom dataset folders swept at most
+MNIST = "mnist"  # the official dataset's name, the default of every --dataset
+
+
+def check_name(name: str) -> str:
+    """A dataset name (see config.check_dataset); UsageError naming the option otherwise."""
+    try:
+        return check_dataset(name)
+    except ConfigError as e:
+        raise UsageError(f"--dataset / --name {e}") from None
 
 
 def cache_root(data_dir: Path | str | None = None) -> Path:
@@ -100,14 +110,19 @@ class Slot:
 
 
 class Cache:
-    """The cache folder: raw/ (downloads), mnist/ (official), custom/<key>/ (other datasets), .lock."""
+    """The cache folder: raw/ (downloads), mnist/ (official), custom/<key>/ (unnamed other datasets), sets/<name>/
+    (datasets the user named with `download --name`), .lock."""
 
     def __init__(self, root: Path):
         self.root, self.raw = root, root / "raw"
 
     def slot(self, key: str | None = None) -> Slot:
-        """The official dataset's slot, or a custom dataset's, kept apart."""
+        """The official dataset's slot, or an unnamed custom dataset's, kept apart."""
         return Slot(self.root / "mnist") if key is None else Slot(self.root / "custom" / key)
+
+    def named(self, name: str) -> Slot:
+        """The slot of a dataset the user named (`download --from DIR --name NAME`); mnist is the official one."""
+        return self.slot() if name == MNIST else Slot(self.root / "sets" / check_name(name))
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -133,10 +148,10 @@ class Cache:
         pooch's `tmpXXXXXXXX` in raw/ (what versions that downloaded through pooch left)."""
         sweep(self.raw, extra=r"tmp[a-z0-9_]{8}")
         sweep(self.root / "mnist")
-        custom = self.root / "custom"
-        if custom.is_dir() and not custom.is_symlink():
-            for key in sorted(os.listdir(custom))[:MAX_CUSTOM]:
-                sweep(custom / key)
+        for group in (self.root / "custom", self.root / "sets"):
+            if group.is_dir() and not group.is_symlink():
+                for key in sorted(os.listdir(group))[:MAX_CUSTOM]:
+                    sweep(group / key)
 
 
 def _pages_dropper(mm: mmap.mmap) -> Callable[[torch.Tensor], None]:

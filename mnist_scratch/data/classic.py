@@ -14,6 +14,10 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core.multiarray import _reconstruct as _np_reconstruct
 
 _DTYPES = {f"{k}{n}" for k in "iuf" for n in (1, 2, 4, 8)} | {"b1"}
+# Opcodes one unpickling may run. The classic file takes about 200 (its arrays' bytes are one opcode each); every
+# opcode builds at most one object or container of fixed size besides its own payload, so memory stays within the
+# bytes read plus MAX_OPS small objects, where a file of empty-list opcodes would otherwise build one per byte.
+MAX_OPS = 100_000
 
 
 class _NdarrayMarker:
@@ -62,9 +66,23 @@ def _check_state(inst, state) -> None:
         raise FormatError(f"pickle: unexpected state for {type(inst).__name__}")
 
 
-class RestrictedUnpickler(pickle._Unpickler):
-    """An unpickler that resolves only the allow-listed numpy names and checks every BUILD state."""
+def _counted(op):
+    """A dispatch entry that first counts the opcode against MAX_OPS."""
 
+    def run(self):
+        self.ops += 1
+        if self.ops > MAX_OPS:
+            raise FormatError(f"more than {MAX_OPS:,} pickle opcodes; the classic file needs a few hundred")
+        op(self)
+
+    return run
+
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """An unpickler that resolves only the allow-listed numpy names, checks every BUILD state and runs at most
+    MAX_OPS opcodes."""
+
+    ops = 0
     dispatch = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module, name):
@@ -86,6 +104,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         raise FormatError("pickle: BYTEARRAY8 is not allowed (it would allocate up to 2^63 bytes up front)")
 
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+    dispatch = {k: _counted(op) for k, op in dispatch.items()}
 
 
 def restricted_loads(data: bytes, name: str = "pickle"):

@@ -89,3 +89,5 @@ class Net:
     read_timeout: float = 30.0
     index_url: str | None = None  # None: --index-url, else PIP_INDEX_URL / UV_INDEX_URL, else the pins'
     deadline: float = 600.0  # seconds for one file or page: 17 MB at 30 kB/s
+    min_rate: float = 1024.0  # bytes a second, averaged over rate_window: a trickle slower than that is given up on
+    rate_window: float = 30.0  # seconds

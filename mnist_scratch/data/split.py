@@ -20,6 +20,8 @@ class Dataset:
     std: float  # train std at the byte / 256 scale
     verified: bool  # every file matched the official MNIST digests
     source: str  # "web", "index" or "local"
+    name: str = "mnist"  # the name it is cached under: mnist, or one given with `download --name`
+    digest: str = ""  # "sha256:..." of the canonical images and labels
 
 
 def histograms(images: Tensor, n_train: int, n_valid: int) -> tuple[Tensor, Tensor]:
@@ -69,10 +71,11 @@ def split_stats(hist_train: Tensor, hist_valid: Tensor) -> tuple[float, float, d
 
 
 def make_dataset(images: Tensor, labels: Tensor, n_train: int, n_valid: int, mean: float, std: float, *,
-                 verified: bool, source: str, device="cpu", release=None) -> Dataset:
+                 verified: bool, source: str, device="cpu", release=None, name: str = "mnist",
+                 digest: str = "") -> Dataset:
     """Normalize uint8 images (N, 784) with the given train stats and cut the canonical split."""
     a, b = scale_shift(mean, std)
     cuts = (n_train, n_valid, images.shape[0] - n_train - n_valid)
     xs = [normalize(u8, a, b, release).to(device) for u8 in images.split(cuts)]  # separate tensors, not views
     ys = [y.long().to(device) for y in labels.split(cuts)]
-    return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], mean, std, verified, source)
+    return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], mean, std, verified, source, name, digest)

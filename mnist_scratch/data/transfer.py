@@ -61,8 +61,9 @@ def _body(r, name: str, cap: int, deadline: float, net: Net, progress: "Progress
     """The response body in pieces: SourceError past cap bytes (decoded), past the deadline, or on a broken read.
 
     Each socket read waits at most net.read_timeout, and the deadline is checked between reads, so a server that
-    drips a byte at a time is dropped within net.deadline + net.read_timeout. Gzip/deflate content encoding is
-    inflated CHUNK bytes at a time, so a few bytes on the wire never build more than the cap in memory.
+    drips a byte at a time is dropped within net.deadline + net.read_timeout; one that sends fewer than
+    net.min_rate bytes a second over any net.rate_window seconds is dropped then, long before. Gzip/deflate content
+    encoding is inflated CHUNK bytes at a time, so a few bytes on the wire never build more than the cap in memory.
     """
     from urllib3.exceptions import HTTPError as Urllib3Error
     from urllib3.exceptions import ReadTimeoutError
@@ -75,16 +76,23 @@ def _body(r, name: str, cap: int, deadline: float, net: Net, progress: "Progress
     total = int(declared) if declared.isdigit() and z is None else None
     if total is not None and total > cap:
         raise SourceError(f"{name}: the server announces {total:,} bytes, more than the {cap:,} expected")
-    got = 0
+    got, since, recent = 0, time.monotonic(), 0  # recent: bytes on the wire since `since`
     while True:
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise SourceError(f"{name}: not complete after {net.deadline:.0f} s (the deadline); the server is too slow")
+        if now - since >= net.rate_window:
+            if recent < net.min_rate * (now - since):
+                raise SourceError(f"{name}: under {net.min_rate:,.0f} bytes/s for {net.rate_window:.0f} s "
+                                  f"({recent:,} bytes in {now - since:.0f} s); the server is too slow")
+            since, recent = now, 0
         try:
             data = r.raw.read1(CHUNK, decode_content=False)
         except ReadTimeoutError:
             raise SourceError("read timed out") from None
         except (Urllib3Error, OSError):
             raise SourceError("connection dropped mid-transfer") from None
+        recent += len(data)
         try:
             pieces = [data] if z is None else _inflate(z, data)
             for piece in pieces:

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from mnist_scratch.atomic import shown
 from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
 
@@ -29,10 +30,12 @@ def progress_bars(enabled: bool) -> Iterator:
 
 
 def warn_custom(report) -> None:
-    """A plain warning line on stderr when the data is not official MNIST."""
-    if not report.verified:
-        stderr().print(f"warning: custom dataset, not official MNIST (digests differ; verified: false); "
-                       f"cached apart under {report.data_dir}", markup=False, soft_wrap=True)
+    """A plain warning line on stderr when the data is not official MNIST (and how to train on it)."""
+    if not report.verified and report.name == "mnist":
+        stderr().print(f"warning: custom dataset, not official MNIST (digests differ; verified: false); cached "
+                       f"apart under {shown(report.data_dir)}, never used in MNIST's place: give it a name with "
+                       "`download --from ... --name NAME` to train on it with --dataset NAME",
+                       markup=False, soft_wrap=True)
 
 
 def render(report, *, as_json: bool = False) -> None:
@@ -42,6 +45,8 @@ def render(report, *, as_json: bool = False) -> None:
         return print_json(report.to_json())
     c = stdout()
     kind = "[green]verified MNIST[/]" if report.verified else "[bold yellow]custom dataset (verified: false)[/]"
+    if report.name != "mnist":
+        kind += f", named [bold]{esc(report.name)}[/] (--dataset {esc(report.name)})"
     how = f"from the cache in {esc(report.data_dir)}" if report.cached else f"cached in {esc(report.data_dir)}"
     c.print(f"source: [bold]{esc(report.source)}[/] {esc(report.origin)} — {kind}, {how}", soft_wrap=True)
     for a in report.attempts:
@@ -53,7 +58,8 @@ def render(report, *, as_json: bool = False) -> None:
         files.add_row(esc(f.name), esc(f.digest), "[green]yes[/]" if f.verified else "[yellow]no[/]")
     c.print(files)
     s, st = report.split, report.stats
-    c.print(f"split: train {s['train']:,} · valid {s['valid']:,} · test {s['test']:,}", soft_wrap=True)
+    c.print(f"split: train {s['train']:,} · valid {s['valid']:,} · test {s['test']:,}; data {esc(report.digest)}",
+            soft_wrap=True)
     stats = Table(title="pixel statistics (pixel = byte / 256)", title_justify="left", header_style="bold")
     for col in ("", "mean", "std"):
         stats.add_column(col, justify="right" if col else "left")

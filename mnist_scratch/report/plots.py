@@ -38,7 +38,7 @@ def _save(fig, path: Path) -> None:
     try:  # atomic_write refuses (PathError) a FIFO, device, folder or link at path: it is never replaced
         atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
     except OSError as e:  # a file where a folder should be, a read-only or full disk
-        raise MnistScratchError(f"cannot write {shown(path)}: {e.strerror or e}") from None
+        raise MnistScratchError(f"cannot save {shown(path)}: {e.strerror or e}") from None
 
 
 def digits_size(n: int, cols: int) -> tuple[int, int]:

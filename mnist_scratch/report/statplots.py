@@ -90,7 +90,7 @@ def _layer(fig, gs, row: int, l: dict):
     u.plot(ep, _nums(l["w_update_ratio"]), label="w")
     u.plot(ep, _nums(l["b_update_ratio"]), label="b", alpha=0.6)
     u.axhline(GUIDE, color="black", ls="--", lw=1, label="1e-3 guide")
-    u.set(title=f"{name}: update / data", xlabel="epoch", ylabel="log10(lr·|grad| / |w|)")
+    u.set(title=f"{name}: update / data (the step taken)", xlabel="epoch", ylabel="log10(|Δw| / |w|)")
     u.legend(fontsize=8)
     for ax in (a, z, u):
         ax.grid(alpha=0.3)

@@ -11,14 +11,15 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
-from safetensors.torch import save_file
+from safetensors.torch import save as st_save
 
 from mnist_scratch.atomic import atomic_write, read_bounded, shown
 from mnist_scratch.config import TrainConfig, merge
-from mnist_scratch.errors import CheckpointError, ConfigError
+from mnist_scratch.errors import CheckpointError, ConfigError, DataError, UsageError
 from mnist_scratch.limits import MAX_PARAMS
 
-FORMAT = "mnist-scratch/1"
+FORMAT = "mnist-scratch/2"  # its sha256 covers the metadata (progress, best accuracy, config, data) too
+LEGACY = "mnist-scratch/1"  # sha256 over the tensors alone (older versions); still read
 WEIGHTS = "model.safetensors"
 MAX_HEADER = 16 << 20  # a checkpoint's JSON header: names, shapes, the config
 CAP = 2 * 4 * MAX_PARAMS + MAX_HEADER  # float32 parameters and momentum buffers of the largest model, and the header
@@ -35,6 +36,8 @@ class Checkpoint:
     std: float
     path: Path
     meta: dict[str, str] = field(default_factory=dict)  # the raw metadata: keys other versions may add
+    best: "float | None" = None  # the best valid accuracy over the run's epochs so far; None in legacy checkpoints
+    data: str = ""  # "sha256:..." of the dataset trained on ("" in legacy checkpoints: MNIST)
 
 
 def digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -47,12 +50,30 @@ def digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def save(path: Path, state: dict[str, torch.Tensor], cfg: TrainConfig, epoch: int, mean: float, std: float) -> None:
-    """Write state to path as safetensors with the config, progress and a digest of the tensors in the metadata."""
+def sealed(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> str:
+    """sha256 over the tensors' digest and every other metadata entry: an edited epoch, accuracy or config shows."""
+    h = hashlib.sha256(digest(tensors).encode())
+    for k in sorted(meta):
+        if k != "sha256":
+            h.update(f"\0{k}\0{meta[k]}".encode())
+    return h.hexdigest()
+
+
+def save(path: Path, state: dict[str, torch.Tensor], cfg: TrainConfig, epoch: int, mean: float, std: float, *,
+         best: "float | None" = None, data: str = "") -> None:
+    """Write state to path as safetensors; the metadata holds the config, progress, the best valid accuracy so far,
+    the dataset's digest and a sha256 sealing all of it with the tensors."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict()), "epoch": str(epoch),
-            "mean": repr(mean), "std": repr(std), "sha256": digest(tensors)}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))  # a Path: any name, UTF-8 or not
+            "mean": repr(mean), "std": repr(std), "best": "" if best is None else repr(float(best)), "data": data}
+    meta["sha256"] = sealed(tensors, meta)
+    data = st_save(tensors, metadata=meta)  # serialized here, written by Python: a full disk is an OSError (ENOSPC)
+    atomic_write(path, lambda tmp: write_bytes(tmp, data))  # a Path: any name, UTF-8 or not
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """data into the (temp) file at path."""
+    path.write_bytes(data)
 
 
 def expected_shapes(cfg: TrainConfig, n_in: int = 784) -> dict[str, tuple[int, ...]]:
@@ -85,12 +106,16 @@ def load(path: Path) -> Checkpoint:
     except (SafetensorError, OSError, ValueError, RuntimeError, struct.error, RecursionError) as e:
         why = (str(e).splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"{shown(path)} is not a readable safetensors checkpoint ({why})") from None
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in (FORMAT, LEGACY):
         raise CheckpointError(f"{shown(path)} is not an mnist-scratch checkpoint (metadata format "
-                              f"{meta.get('format')!r})")
-    cfg, epoch, mean, std = _metadata(meta, path)
-    if "sha256" in meta and digest(state) != meta["sha256"]:  # checkpoints of older versions carry no digest
+                              f"{meta.get('format')!r})")  # repr: its control characters escaped
+    if meta["format"] == FORMAT and sealed(state, meta) != meta.get("sha256"):
+        raise CheckpointError(f"{shown(path)} is corrupted or edited: its tensors and metadata do not match the "
+                              "sha256 in its metadata")
+    if meta["format"] == LEGACY and "sha256" in meta and digest(state) != meta["sha256"]:  # the oldest: no digest
         raise CheckpointError(f"{shown(path)} is corrupted: its tensors do not match the sha256 in its metadata")
+    cfg, epoch, mean, std = _metadata(meta, path)
+    best, data = _facts(meta, path) if meta["format"] == FORMAT else (None, "")
     shapes = expected_shapes(cfg)
     for k, shape in [*shapes.items(), *((f"momentum.{k}", s) for k, s in shapes.items())]:
         if k not in state:
@@ -104,7 +129,34 @@ def load(path: Path) -> Checkpoint:
                                   "not a floating-point tensor")
         if not bool(torch.isfinite(state[k]).all()):
             raise CheckpointError(f"{shown(path)}: {k} holds non-finite values")
-    return Checkpoint(state, cfg, epoch, mean, std, path, meta)
+    return Checkpoint(state, cfg, epoch, mean, std, path, meta, best, data)
+
+
+
+def check_data(ckpt: Checkpoint, name: str, digest: str = "") -> None:
+    """Refuse (one line) data other than the run's own: another dataset name, or the same name holding other data
+    than the digest the checkpoint recorded (a checkpoint of older versions records none: MNIST by name)."""
+    if name != ckpt.cfg.dataset:
+        raise UsageError(f"{shown(ckpt.path)} was trained on the dataset {ckpt.cfg.dataset}, not {name}: refused "
+                         f"(use --dataset {ckpt.cfg.dataset})")
+    if ckpt.data and digest and digest != ckpt.data:
+        raise DataError(f"the cached dataset {name} is not the data {shown(ckpt.path)} was trained on (digest "
+                        f"{digest[7:19]}…, the run's {ckpt.data[7:19]}…): refused; cache the run's files again")
+
+
+def _facts(meta: dict[str, str], path: Path) -> "tuple[float | None, str]":
+    """The best valid accuracy and the dataset digest of a sealed checkpoint."""
+    broken = f"{shown(path)} has broken metadata"
+    try:
+        best = None if meta.get("best", "") == "" else float(meta["best"])
+    except ValueError:
+        best = math.nan
+    if best is not None and not 0 <= best <= 1:  # NaN fails this too
+        raise CheckpointError(f"{broken}: best accuracy {shown(meta.get('best', ''))!r} is not a fraction")
+    data = meta.get("data", "")
+    if not re.fullmatch(r"(sha256:[0-9a-f]{64})?", data):
+        raise CheckpointError(f"{broken}: dataset digest {shown(data)!r} is not a sha256")
+    return best, data
 
 
 def _header_metadata(data: bytes) -> dict[str, str]:

@@ -6,6 +6,7 @@ machine or many: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ import torch.distributed as dist
 from mnist_scratch.errors import PeerLostError, UsageError
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+GRACE = 3.0  # seconds past --dist-timeout before a rendezvous that keeps retrying is abandoned
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,32 @@ def device_for(world: World, kind: str) -> torch.device:
 def joined(world: World, device: torch.device, timeout: float):
     """The default process group (gloo on the CPU, NCCL on CUDA) for the duration; every wait bounded by timeout."""
     backend = "nccl" if device.type == "cuda" else "gloo"
-    try:
-        dist.init_process_group(backend, init_method="env://", rank=world.rank, world_size=world.size,
-                                timeout=timedelta(seconds=timeout), **({"device_id": device} if backend == "nccl"
-                                                                      else {}))
-    except (RuntimeError, ValueError, dist.DistError) as e:
+    where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+    failed: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            dist.init_process_group(backend, init_method="env://", rank=world.rank, world_size=world.size,
+                                    timeout=timedelta(seconds=timeout), **({"device_id": device} if backend == "nccl"
+                                                                          else {}))
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            failed.append(e)
+
+    # torch's store client retries a listener that accepts but never answers past its timeout: the rendezvous runs
+    # in a helper thread that is abandoned (left to the process exit) once the timeout and a grace have passed
+    helper = threading.Thread(target=join, name="mnist-scratch rendezvous", daemon=True)
+    helper.start()
+    helper.join(timeout + GRACE)
+    if helper.is_alive():
+        raise PeerLostError(f"rank {world.rank} could not reach the rendezvous at {where} within {timeout:g} s "
+                            "(--dist-timeout); check MASTER_ADDR and MASTER_PORT")
+    if failed:
+        e = failed[0]
+        if not isinstance(e, RuntimeError | ValueError | dist.DistError):
+            raise e
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise PeerLostError(f"rank {world.rank} could not join the other ranks within {timeout:g} s "
-                            f"(MASTER_ADDR {os.environ.get('MASTER_ADDR')}, MASTER_PORT "
-                            f"{os.environ.get('MASTER_PORT')}): {first}") from None
+        raise PeerLostError(f"rank {world.rank} could not join the other ranks at {where} within {timeout:g} s: "
+                            f"{first}") from None
     ok = False
     try:
         yield

@@ -11,7 +11,7 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.training import sentinel
 from mnist_scratch.training.precision import matmul_precision
-from mnist_scratch.training.stats import Tracker
+from mnist_scratch.training.stats import Tracker, probe_step
 
 OVERFLOW = ("the model's outputs overflow to inf or nan: its weights are finite but far too large (a diverged or "
             "tampered checkpoint); retrain with a smaller --lr")
@@ -197,7 +197,7 @@ class Stepper:
             xb, yb = (self.xbuf, self.ybuf) if n == self.xbuf.shape[0] else (self.xbuf[:n], self.ybuf[:n])
             torch.index_select(self.x, 0, idx, out=xb), torch.index_select(self.y, 0, idx, out=yb)
         if probe:
-            self.probe = self.engine.step_stats(xb, yb, lr)
+            self.probe = probe_step(self.engine, xb, yb, lr)
             self.pending.append(self.probe[0])
         else:
             self.pending.append(self.engine.step(xb, yb, lr))

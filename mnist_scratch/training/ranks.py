@@ -29,7 +29,7 @@ def run_rank(p, world, data_dir: "Path | None", show) -> int:
     with distributed.joined(world, device, p.cfg.dist_timeout):
         if not world.lead:  # rank 0 first: it downloads the dataset if it must, once
             collective("the wait for rank 0's data", dist.barrier)
-        data = load_dataset(data_dir, device=device)
+        data = load_dataset(data_dir, device=device, name=p.cfg.dataset)
         if world.lead:
             collective("the wait for rank 0's data", dist.barrier)
         with contextlib.suppress(ValueError):  # not the main thread: Ctrl-C stays as it is
@@ -94,7 +94,7 @@ def launch_training(p, data_dir: "Path | None", show) -> int:
     from mnist_scratch.training.parallel import check
 
     check(p.cfg)
-    load_dataset(data_dir)  # downloaded and verified once, here, before N workers read it
+    load_dataset(data_dir, name=p.cfg.dataset)  # downloaded and verified once, here, before N workers read it
     outcomes = launch(p.cfg.procs, spawned, (dataclasses.replace(p, ckpt=None), p.ckpt is not None, data_dir, show),
                       p.cfg.dist_timeout)
     message, code = explain(outcomes, p.cfg.dist_timeout)

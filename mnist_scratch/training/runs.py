@@ -3,6 +3,7 @@
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -10,20 +11,20 @@ from pathlib import Path
 
 import torch
 
-from mnist_scratch.atomic import append_text, atomic_write, check_target, read_bounded, shown, sweep
+from mnist_scratch.atomic import append_text, atomic_write, check_target, shown, sweep
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import MnistScratchError, PathError, UsageError
 from mnist_scratch.interrupts import deferred
 from mnist_scratch.limits import check_threads
 from mnist_scratch.training import checkpoint
 from mnist_scratch.training.fit import Callback, EpochStats, Stop
+from mnist_scratch.training.runfiles import read_metrics
 from mnist_scratch.training.threads import default_threads
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 RUN_FILES = (checkpoint.WEIGHTS, METRICS, CONFIG)  # what a run writes; nothing else in its folder is touched
 LOCK = ".mnist-scratch-run.lock"  # held while a run writes; its presence marks the folder as a run's
-METRICS_CAP = 64 << 20  # about 150 bytes an epoch
 
 
 def new_run_dir(root: Path, cfg: TrainConfig) -> Path:
@@ -47,10 +48,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Recorder(Callback):
-    """Writes each finished epoch to the run folder: checkpoint, config (when due) and a metrics line."""
+    """Writes each finished epoch to the run folder: checkpoint, config (when due) and a metrics line.
 
-    def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, fresh: bool):
-        self.out, self.cfg, self.mean, self.std = out, cfg, mean, std
+    The checkpoint carries what the gate and --resume trust: progress, the best valid accuracy so far (best: the
+    resumed checkpoint's) and the dataset's digest, sealed with the weights."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, fresh: bool, *,
+                 best: "float | None" = None, data: str = ""):
+        self.out, self.cfg, self.mean, self.std, self.best, self.data = out, cfg, mean, std, best, data
         self.config_due = True
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -62,8 +67,8 @@ class Recorder(Callback):
             raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
 
     def _write_config(self) -> None:
-        atomic_write(self.out / CONFIG, lambda p: p.write_text(json.dumps(self.cfg.to_dict(), indent=2)
-                                                                          + "\n"))
+        facts = {**self.cfg.to_dict(), "dataset_digest": self.data}
+        atomic_write(self.out / CONFIG, lambda p: p.write_text(json.dumps(facts, indent=2) + "\n"))
         self.config_due = False
 
     @property
@@ -71,8 +76,11 @@ class Recorder(Callback):
         return self.out / checkpoint.WEIGHTS
 
     def epoch_end(self, stats: EpochStats, state: dict) -> None:
+        if math.isfinite(stats.valid_acc):
+            self.best = stats.valid_acc if self.best is None else max(self.best, stats.valid_acc)
         try:
-            checkpoint.save(self.checkpoint_path, state, self.cfg, stats.epoch, self.mean, self.std)
+            checkpoint.save(self.checkpoint_path, state, self.cfg, stats.epoch, self.mean, self.std, best=self.best,
+                            data=self.data)
             if self.config_due:
                 self._write_config()
             append_text(self.out / METRICS, json.dumps(dataclasses.asdict(stats)) + "\n")
@@ -103,25 +111,6 @@ def run_lock(out: Path) -> Iterator[None]:
         lock.release()
 
 
-def read_metrics(out: Path) -> list[dict]:
-    """The per-epoch rows recorded in a run folder; a line cut short (a killed run's last append) is skipped."""
-    path, rows = out / METRICS, []
-    try:
-        data = read_bounded(path, METRICS_CAP, follow=False)
-    except FileNotFoundError:
-        return rows
-    if data is None:
-        raise MnistScratchError(f"{shown(path)} is larger than {METRICS_CAP:,} bytes; it is not a run's metrics")
-    for line in data.decode(errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):  # RecursionError: a line nested absurdly deep
-            continue
-        if isinstance(row, dict) and type(row.get("epoch")) is int:
-            rows.append(row)
-    return rows
-
-
 def check_fresh_out(out: Path) -> None:
     """UsageError when out already holds a run that a fresh run would overwrite."""
     if os.path.lexists(out) and not out.is_dir():
@@ -147,6 +136,7 @@ class Run:
     interrupted: bool
     seconds: float
     history: list[dict] = dataclasses.field(default_factory=list)  # every recorded epoch, earlier runs' too
+    best: "float | None" = None  # the best valid accuracy of the run, from its sealed checkpoints (not the log)
     checkpoint: "Path | None" = None  # the saved weights, None when no epoch was saved
     signal: "int | None" = None  # the signal that stopped it (SIGINT or SIGTERM); None when it was not stopped
 
@@ -246,22 +236,29 @@ def train_run(p: Plan, data, display: "list[Callback] | tuple" = (), engine_fact
             from mnist_scratch.training.parallel import DataParallel
 
             engine = DataParallel(engine, cfg)
-        start = 0
+        start, best = 0, None
         if ckpt is not None:
+            checkpoint.check_data(ckpt, getattr(data, "name", "mnist"), getattr(data, "digest", ""))
             engine.load_state({k: v.to(device) for k, v in ckpt.state.items()})
-            start = ckpt.epoch
+            start, best = ckpt.epoch, ckpt.best
+            if best is None and lead:  # a checkpoint of an older version: its weights' accuracy, recomputed
+                from mnist_scratch.training.evaluation import evaluate_model, model_from
+
+                best = evaluate_model(model_from(ckpt, device), data.x_valid, data.y_valid, cfg.loss, "valid").acc
         if ckpt is not None and lead:
             kept = "".join(json.dumps(r) + "\n" for r in read_metrics(out) if r["epoch"] <= start)
             try:
                 atomic_write(out / METRICS, lambda p: p.write_text(kept))
             except OSError as e:
                 raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
-        stop, cbs = Stop(), []
+        stop, cbs, rec = Stop(), [], None
         if lead:
             from mnist_scratch.training.statslog import stats_callbacks
 
             logs = stats_callbacks(out, cfg, len(data.x_train), start, tensorboard)  # before the Recorder writes
-            cbs = [Recorder(out, cfg, data.mean, data.std, fresh=ckpt is None), *logs, *display]
+            rec = Recorder(out, cfg, data.mean, data.std, fresh=ckpt is None, best=best,
+                           data=getattr(data, "digest", ""))
+            cbs = [rec, *logs, *display]
         if world is None:
             cbs.append(stop)
         else:  # the ranks stop together: this rank's request rides on the next all_reduce
@@ -271,5 +268,6 @@ def train_run(p: Plan, data, display: "list[Callback] | tuple" = (), engine_fact
         with deferred(stop.ask):  # Ctrl-C and SIGTERM: stop after the current batch
             res = fit(engine, data, cfg, cbs, start_epoch=start)
     weights = out / checkpoint.WEIGHTS
-    return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0, read_metrics(out),
+    return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0,
+               read_metrics(out) if lead else [], None if rec is None else rec.best,
                weights if weights.exists() else None, stop.signum or None)

@@ -3,10 +3,10 @@
 import math
 from pathlib import Path
 
+from mnist_scratch.atomic import shown
 from mnist_scratch.errors import UsageError
-from mnist_scratch.training.runs import read_metrics
+from mnist_scratch.training.runfiles import Notes, read_hist, read_losses, read_metrics, read_stats
 from mnist_scratch.training.stats import layer_names
-from mnist_scratch.training.statslog import read_hist, read_lines, read_losses
 
 SMOOTH = 0.98  # the exponential moving average of the batch loss, debiased as Adam debiases its moments
 
@@ -22,17 +22,19 @@ def smooth(values: list, beta: float = SMOOTH) -> list:
     return out
 
 
-def run_stats(run: Path) -> dict:
-    """Per-epoch metrics, per-batch loss (raw, smoothed) and lr, and per layer its statistics over the steps."""
+def run_stats(run: Path, notes: "Notes | None" = None) -> dict:
+    """Per-epoch metrics, per-batch loss (raw, smoothed) and lr, and per layer its statistics over the steps.
+
+    Damaged rows and histogram chunks are skipped, each file's in one line of notes."""
     run = Path(run)
     if not run.is_dir():
-        raise UsageError(f"{run} is not a run folder (train writes one under runs/)")
-    epochs = read_metrics(run)
-    batches = read_losses(run)
-    records = read_lines(run / "stats.jsonl")
+        raise UsageError(f"{shown(run)} is not a run folder (train writes one under runs/)")
+    epochs = read_metrics(run, notes)
+    batches = read_losses(run, notes)
+    records = read_stats(run, notes)
     if not epochs and not batches:
-        raise UsageError(f"{run} holds no recorded epochs or batches (metrics.jsonl, losses.jsonl)")
-    hist = read_hist(run)
+        raise UsageError(f"{shown(run)} holds no recorded epochs or batches (metrics.jsonl, losses.jsonl)")
+    hist = read_hist(run, notes)
     n_layers = max((int(k.split(".")[0][3:]) for r in records for k in r if k.startswith("lin") and
                     k.split(".")[0][3:].isdigit()), default=0)
     layers = []

@@ -6,7 +6,7 @@ same code for every engine, so every engine reports the same names.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -15,7 +15,8 @@ from torch import Tensor
 BINS = 40  # histogram bins per layer
 RELU_RANGE = (0.0, 10.0)  # histogram range of a ReLU layer's output; the last bin also counts everything above
 OUT_RANGE = (-20.0, 20.0)  # of the last layer's raw output (logits); the end bins count everything beyond
-DEAD_WINDOW_STEPS = 500  # a unit is dead when it was zero for every image of the stats batches in this many steps
+DEAD_WINDOW_STEPS = 500  # a unit is dead when it was zero for every image of the stats batches of the last this many
+# steps (t-499 .. t; with --stats-every above it, that is the current stats batch alone)
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Probe:
     acts: list[Tensor]  # each Lin layer's output after its ReLU (the last layer: raw), any (bs, n_out) layout
     grads: dict[str, Tensor]  # d loss / d parameter (no weight decay, no momentum), lin1.w, lin1.b, ...
     params: dict[str, Tensor]  # the parameters after the update, same names
+    moved: dict[str, Tensor] = field(default_factory=dict)  # the step taken: after - before, in the lesson's layout
 
 
 @dataclass
@@ -42,12 +44,13 @@ class LayerStats:
 
 @dataclass
 class ParamStats:
-    """One parameter: its gradient's norm, its norm and log10(lr * |grad| / |w|), the update-to-data ratio."""
+    """One parameter: its gradient's norm, its norm and log10(|Δw| / |w|) of the step actually taken (momentum and
+    weight decay included; w after the step), the update-to-data ratio."""
 
     name: str
     grad_norm: float
     norm: float
-    update_ratio: float  # log10; -inf when the gradient is 0, +inf when the parameter is 0
+    update_ratio: float  # log10; -inf when the step left w as it was, +inf when w was 0, nan when not recorded
 
 
 @dataclass
@@ -87,27 +90,27 @@ class Tracker:
     """Summarizes probes; remembers when each unit last fired (bounded: one int per unit) for dead units."""
 
     def __init__(self, every: int, window_steps: int = DEAD_WINDOW_STEPS):
-        self.window = max(1, window_steps // max(1, every))  # stats steps per window
-        self.count, self.last_on = 0, []  # stats steps seen; per hidden layer, the stats step each unit last fired
+        self.window = window_steps  # steps: a unit silent on every stats batch of the last `window` steps is dead
+        self.last_on = []  # per hidden layer, the step each unit last fired on a stats batch
 
     def summarize(self, step: int, lr: float, loss: "Tensor | float", probe: Probe) -> StepStats:
         """The figures of one probe: activations via numpy (µs an op on arrays this small), norms in one torch call."""
         acts, last = [a.detach().cpu().numpy() for a in probe.acts], len(probe.acts) - 1  # views on the CPU
-        if len(self.last_on) != last:
-            self.last_on = [np.zeros(a.shape[1], dtype=np.int64) for a in acts[:last]]
-        self.count += 1
-        window = min(self.window, self.count)
+        if len(self.last_on) != last:  # never fired: older than any window
+            self.last_on = [np.full(a.shape[1], -(1 << 62), dtype=np.int64) for a in acts[:last]]
         names = list(probe.grads)
+        moved = [k for k in names if k in probe.moved]
         norms = torch.stack(torch._foreach_norm([probe.grads[k].detach() for k in names] +  # one call, one sync
-                                                [probe.params[k].detach() for k in names])).tolist()
+                                                [probe.params[k].detach() for k in names] +
+                                                [probe.moved[k] for k in moved])).tolist()
         layers = []
         for i, (name, a) in enumerate(zip(layer_names(len(acts)), acts, strict=True)):
             lo, hi = OUT_RANGE if i == last else RELU_RANGE
             zero = dead = None
             if i < last:
-                self.last_on[i][a.any(0)] = self.count  # units that fired on some image of the batch
+                self.last_on[i][a.any(0)] = step  # units that fired on some image of the batch
                 zero = 1 - np.count_nonzero(a) / a.size
-                dead = np.count_nonzero(self.count - self.last_on[i] >= window) / a.shape[1]  # silent all window
+                dead = np.count_nonzero(step - self.last_on[i] >= self.window) / a.shape[1]  # silent all window
             flat = np.ravel(a, order="K").astype(np.float64)  # memory order: no gather from a transposed view
             with np.errstate(all="ignore"):  # inf - inf on a diverging step is nan, not a warning on stderr
                 mean = flat.sum() / flat.size
@@ -119,16 +122,31 @@ class Tracker:
             layers.append(LayerStats(name, float(mean), std, zero, dead, torch.from_numpy(hist.astype(np.float32)),
                                      (lo, hi)))
         n = len(names)
-        params = [ParamStats(k, norms[j], norms[n + j], update_ratio(lr, norms[j], norms[n + j]))
+        steps = {k: norms[2 * n + j] for j, k in enumerate(moved)}
+        params = [ParamStats(k, norms[j], norms[n + j], update_ratio(steps.get(k, math.nan), norms[n + j]))
                   for j, k in enumerate(names)]
         return StepStats(step, lr, float(loss), layers, params)
 
 
-def update_ratio(lr: float, grad_norm: float, norm: float) -> float:
-    """log10(lr * |grad| / |w|): about -3 is the healthy rate of change (a thousandth of the weight per step)."""
-    num = lr * grad_norm
-    if num == 0:
+def probe_step(engine, xb: Tensor, yb: Tensor, lr: float) -> "tuple[Tensor, Probe]":
+    """engine.step_stats, with the step it took recorded in probe.moved (the weights after minus before, in the
+    lesson's layout), whatever momentum and weight decay made of the gradient."""
+    before = {k: v.detach().clone() for k, v in engine.state().items() if not k.startswith("momentum.")}
+    loss, probe = engine.step_stats(xb, yb, lr)
+    after = engine.state()  # copies or views: read before the next step
+    probe.moved = {k: after[k].detach() - v for k, v in before.items()}
+    return loss, probe
+
+
+def update_ratio(moved: float, norm: float) -> float:
+    """log10(|Δw| / |w|) of a step: about -3 is the healthy rate of change (a thousandth of the weight per step).
+
+    Never raises: a diverged step (a norm inf or nan) gives nan, a ratio that underflows to 0 gives -inf."""
+    if not (math.isfinite(moved) and math.isfinite(norm)):
+        return math.nan
+    if moved == 0:
         return -math.inf
-    if norm == 0 or not math.isfinite(num / norm):
+    if norm == 0:
         return math.inf
-    return math.log10(num / norm)
+    ratio = moved / norm
+    return math.log10(ratio) if ratio > 0 else -math.inf

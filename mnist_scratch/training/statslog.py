@@ -15,18 +15,17 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save as st_save
 
-from mnist_scratch.atomic import append_text, atomic_write, open_regular
+from mnist_scratch.atomic import append_text, atomic_write, shown
 from mnist_scratch.errors import MnistScratchError
 from mnist_scratch.training.fit import Callback
+from mnist_scratch.training.runfiles import RunFileError, chunks, read_chunk, read_losses_rows, read_stats
 
 LOSSES = "losses.jsonl"
 STATS = "stats.jsonl"
 HIST = "hist-*.safetensors"  # the histogram chunks, beside the other files: hist-STEP.safetensors
 CHUNK = 64  # stats steps per histogram file
-MAX_LINE = 1 << 16  # a longer line is not one of ours: skipped when reading
 
 
 class StatsRecorder(Callback):
@@ -70,7 +69,7 @@ class StatsRecorder(Callback):
         try:
             append_text(self.out / name, line)  # never through a link, never to a FIFO or device
         except OSError as e:
-            raise MnistScratchError(f"cannot write {self.out / name}: {e.strerror or e}") from None
+            raise MnistScratchError(f"cannot save {shown(self.out / name)}: {e.strerror or e}") from None
 
     def _flush_hist(self) -> None:
         if not self.hist:
@@ -84,10 +83,11 @@ class StatsRecorder(Callback):
         path = self.out / f"hist-{recs[0].step:09d}.safetensors"
         tmp = path.with_name(f".{path.name}.tmp")
         try:  # complete or absent, as atomic_write does, but without its fsync (a few ms per chunk on a busy disk)
-            save_file(tensors, str(tmp), metadata=meta)
+            tmp.write_bytes(st_save(tensors, metadata=meta))  # written by Python: a full disk is an OSError
             os.replace(tmp, path)
         except OSError as e:
-            raise MnistScratchError(f"cannot write {path}: {e.strerror or e}") from None
+            tmp.unlink(missing_ok=True)
+            raise MnistScratchError(f"cannot save {shown(path)}: {e.strerror or e}") from None
 
 
 def stats_callbacks(out: Path, cfg, n: int, start_epoch: int, tensorboard: "Path | None" = None) -> list[Callback]:
@@ -110,92 +110,34 @@ def _num(v: float) -> "float | None":
     return v if math.isfinite(v) else None
 
 
-def read_lines(path: Path) -> list[dict]:
-    """The JSON objects of a JSON-lines file; cut-short or foreign lines (a killed run's last append) skipped."""
-    rows: list[dict] = []
-    try:
-        f = open_regular(path, follow=False)  # a FIFO or a link here is refused, never waited on or followed
-    except FileNotFoundError:
-        return rows
-    with f:
-        while line := f.readline(MAX_LINE + 1):  # each read bounded, however long a line claims to be
-            if len(line) > MAX_LINE:
-                while line and not line.endswith(b"\n"):  # skip the rest of an overlong line
-                    line = f.readline(MAX_LINE + 1)
-                continue
-            try:
-                row = json.loads(line.decode(errors="replace"))
-            except (ValueError, RecursionError):  # RecursionError: a line nested absurdly deep
-                continue
-            if isinstance(row, dict) and type(row.get("step")) is int:
-                rows.append(row)
-    return rows
-
-
-def read_losses(out: Path) -> list[dict]:
-    """Every recorded batch: step, epoch (fractional), loss (None where it was not finite), lr; in step order."""
-    rows = {}
-    for r in read_lines(out / LOSSES):
-        loss, lr, nb = r.get("loss"), r.get("lr"), r.get("steps_per_epoch")
-        if not (isinstance(loss, list) and isinstance(lr, list) and len(loss) == len(lr) and type(nb) is int
-                and nb > 0):
-            continue
-        for j, (v, a) in enumerate(zip(loss, lr, strict=True)):
-            if isinstance(v, (int, float, type(None))) and isinstance(a, (int, float)):
-                step = r["step"] + j
-                rows[step] = {"step": step, "epoch": step / nb, "loss": v, "lr": a}
-    return [rows[k] for k in sorted(rows)]
-
-
-def read_hist(out: Path) -> dict:
-    """The histogram chunks merged: {"step": (n,), "epoch": (n,), "ranges": {layer: (lo, hi)}, layer: (n, BINS)}."""
-    parts: list[dict] = []
-    ranges: dict = {}
-    for path in sorted(out.glob(HIST)):
-        if path.is_symlink() or not path.is_file():  # only our own chunks: no FIFO waited on, no link followed
-            continue
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-            parts.append(load_file(str(path)))
-            ranges.update({k: tuple(json.loads(v)) for k, v in meta.items()})
-        except (SafetensorError, OSError, ValueError, RuntimeError):
-            continue  # a chunk cut short by a kill: the others still draw
-    if not parts:
-        return {}
-    keys = set.intersection(*(set(p) for p in parts))
-    merged = {k: torch.cat([p[k] for p in parts]) for k in keys}
-    order = merged["step"].argsort()
-    return {"ranges": ranges, **{k: v[order] for k, v in merged.items()}}
-
-
 def trim(out: Path, start_step: int) -> None:
-    """Drop what a previous run recorded from step start_step on (a resumed run redoes those steps)."""
-    for name in (LOSSES, STATS):
+    """Drop what a previous run recorded from step start_step on (a resumed run redoes those steps), and whatever
+    the readers cannot trust: damaged rows, damaged chunks, a file over its cap (rewritten empty)."""
+    for name, read in ((LOSSES, read_losses_rows), (STATS, read_stats)):
         path = out / name
-        if path.exists():
-            rows = [r for r in read_lines(path) if r["step"] < start_step]
-            for r in rows:  # a losses line may run past start_step: cut its lists there
-                for k in ("loss", "lr"):
-                    if isinstance(r.get(k), list):
-                        r[k] = r[k][: start_step - r["step"]]
-            kept = "".join(json.dumps(r) + "\n" for r in rows)
-            atomic_write(path, lambda p, kept=kept: p.write_text(kept))
-    for path in sorted(out.glob(HIST)):
-        if path.is_symlink() or not path.is_file():  # not a chunk we wrote: left alone
+        if not path.exists() or path.is_symlink() or not path.is_file():  # absent, or not ours: left alone
             continue
         try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-            t = load_file(str(path))
-            keep = t["step"] < start_step
-        except (SafetensorError, OSError, ValueError, RuntimeError, KeyError):
+            rows = [r for r in read(out) if r["step"] < start_step]
+        except RunFileError:
+            rows = []
+        for r in rows:  # a losses line may run past start_step: cut its lists there
+            for k in ("loss", "lr"):
+                if isinstance(r.get(k), list):
+                    r[k] = r[k][: start_step - r["step"]]
+        kept = "".join(json.dumps(r) + "\n" for r in rows)
+        atomic_write(path, lambda p, kept=kept: p.write_text(kept))
+    for path in chunks(out):
+        t, ranges, _ = read_chunk(path)
+        if t is None:
             path.unlink()
             continue
+        keep = t["step"] < start_step
         if bool(keep.all()):
             continue
         if bool(keep.any()):
-            kept = {k: v[keep].contiguous() for k, v in t.items()}
-            atomic_write(path, lambda tmp, kept=kept, meta=meta: save_file(kept, str(tmp), metadata=meta or None))
+            kept = st_save({k: v[keep].contiguous() for k, v in t.items()},
+                           metadata={k: json.dumps(list(v)) for k, v in ranges.items()} or None)
+            atomic_write(path, lambda tmp, kept=kept: tmp.write_bytes(kept))
         else:
             path.unlink()

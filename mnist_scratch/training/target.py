@@ -11,7 +11,7 @@ class Gate:
     """A target and what the run reached."""
 
     target: float  # a fraction: 0.975 is 97.5 %
-    best: "float | None"  # the best valid accuracy over every recorded epoch of the run; None before any
+    best: "float | None"  # the best valid accuracy over the run's epochs (from its checkpoint); None before any
     met: bool
 
 
@@ -23,9 +23,9 @@ def check_target(value: float) -> float:
     return value
 
 
-def gate(history: list[dict], target: float) -> Gate:
-    """Judge the run by its best valid accuracy over every recorded epoch (a resumed run's earlier ones too)."""
-    best = max((row["valid_acc"] for row in history), default=None)
+def gate(best: "float | None", target: float) -> Gate:
+    """Judge the run by its best valid accuracy over its epochs (a resumed run's earlier ones too), as its sealed
+    checkpoint records it: never from metrics.jsonl, which anyone can edit."""
     return Gate(target, best, best is not None and best >= target)
 
 

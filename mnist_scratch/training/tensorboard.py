@@ -7,11 +7,13 @@ weights/, grads/ and acts/ on stats steps, about HIST_SLICES of them per run: ev
 even one epoch shows how the weights move.
 """
 
+import contextlib
 import math
 from pathlib import Path
 
 import torch
 
+from mnist_scratch.atomic import shown
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import MnistScratchError, UsageError
 from mnist_scratch.training.fit import Callback, lr_at
@@ -47,24 +49,39 @@ class TensorBoardCallback(Callback):
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams
 
-        try:
+        self.logdir = logdir
+        with self.saving():
             self.w = SummaryWriter(log_dir=str(logdir))
-        except OSError as e:
-            raise MnistScratchError(f"cannot write TensorBoard events in {logdir}: {e.strerror or e}") from None
         self.cfg, self.nb, self.total, self.step = cfg, nb, cfg.epochs * nb, start_step
         self.hist_every = max(1, self.total // HIST_SLICES)  # steps between histograms, at least
         self.next_hist = start_step
         self.best = -math.inf
         exp, start, self.end = hparams(hparams_of(cfg), dict.fromkeys(METRICS, 0.0))
-        for s in (exp, start):  # the metrics' values are their scalars' last points, written per epoch below
-            self.w.file_writer.add_summary(s)
+        with self.saving():
+            for s in (exp, start):  # the metrics' values are their scalars' last points, written per epoch below
+                self.w.file_writer.add_summary(s)
+
+    @contextlib.contextmanager
+    def saving(self):
+        """A failed write (full disk, file-size limit) as one line; the writer's thread's error surfaces here, on
+        the next write (cli.main keeps that thread's own report off stderr)."""
+        try:
+            yield
+        except OSError as e:
+            raise MnistScratchError(f"cannot save TensorBoard events in {shown(self.logdir)}: "
+                                    f"{e.strerror or e}") from None
 
     def batch_end(self, i: int, loss: float) -> None:
-        self.w.add_scalar("train/loss", loss, self.step)
-        self.w.add_scalar("train/lr", lr_at(self.cfg, self.step / self.total), self.step)
+        with self.saving():
+            self.w.add_scalar("train/loss", loss, self.step)
+            self.w.add_scalar("train/lr", lr_at(self.cfg, self.step / self.total), self.step)
         self.step += 1
 
     def step_stats(self, stats, probe) -> None:
+        with self.saving():
+            self._step_stats(stats, probe)
+
+    def _step_stats(self, stats, probe) -> None:
         step = stats.step
         if step >= self.next_hist:
             self.next_hist = step + self.hist_every
@@ -89,10 +106,11 @@ class TensorBoardCallback(Callback):
     def epoch_end(self, stats, state: dict) -> None:
         at = stats.epoch * self.nb  # the step the epoch ended at: the scalars line up with the per-batch ones
         self.best = max(self.best, stats.valid_acc)
-        self.w.add_scalar("epoch/train_loss", stats.train_loss, at)
-        self.w.add_scalar("valid/loss", stats.valid_loss, at)
-        self.w.add_scalar("valid/acc", stats.valid_acc, at)
-        self.w.add_scalar("best/valid_acc", self.best, at)
-        if stats.epoch == self.cfg.epochs:  # the run is complete: HPARAMS marks it so
-            self.w.file_writer.add_summary(self.end)
-        self.w.flush()  # a killed run keeps every finished epoch
+        with self.saving():
+            self.w.add_scalar("epoch/train_loss", stats.train_loss, at)
+            self.w.add_scalar("valid/loss", stats.valid_loss, at)
+            self.w.add_scalar("valid/acc", stats.valid_acc, at)
+            self.w.add_scalar("best/valid_acc", self.best, at)
+            if stats.epoch == self.cfg.epochs:  # the run is complete: HPARAMS marks it so
+                self.w.file_writer.add_summary(self.end)
+            self.w.flush()  # a killed run keeps every finished epoch

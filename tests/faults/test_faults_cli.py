@@ -109,7 +109,7 @@ CONFIGS = {
     "unreadable": ("unreadable", "error: cannot read config file {p}: [Errno 13] Permission denied: '{p}'"),
     "binary": (b"\xff\xfe\x00\x01", "error: cannot read config file {p}: 'utf-8' codec can't decode byte 0xff"),
     "not-toml": ("lr = [\n", "error: config file {p} is not valid TOML: "),
-    "unknown-key": ("learning_rate = 0.1\n", "error: unknown key learning_rate in {p} (known keys: bs, device, "),
+    "unknown-key": ("learning_rate = 0.1\n", "error: unknown key learning_rate in {p} (known keys: bs, dataset, device, "),
     "two-unknown": ("a = 1\nb = 2\n", "error: unknown keys a, b in {p} (known keys: "),
     "string-bs": ('bs = "64"\n', "error: bs in {p} must be an integer, got '64'"),
     "float-epochs": ("epochs = 2.5\n", "error: epochs in {p} must be an integer, got 2.5"),
@@ -175,7 +175,7 @@ OTHERS = [
     (["show", "--cols", "0"], 2, "error: --cols must be at least 1, got 0"),
     (["show", "--cols", "-1"], 2, "error: --cols must be at least 1, got -1"),
     (["show", "--png", "{tmp}"], 2, "error: {tmp} is a folder, not a regular file; it was left alone"),
-    (["show", "--png", "{tmp}/file/x.png"], 1, "error: cannot write {tmp}/file/x.png: "),
+    (["show", "--png", "{tmp}/file/x.png"], 1, "error: cannot save {tmp}/file/x.png: "),
     (["show", "--checkpoint", "{tmp}/nope"], 1, "error: no checkpoint at {tmp}/nope"),
     (["evaluate"], 2, "error: Missing argument 'run'."),
     (["evaluate", "{tmp}/nope"], 1, "error: no checkpoint at {tmp}/nope"),
@@ -210,7 +210,7 @@ def test_plot_that_cannot_be_written_exits_1_after_keeping_the_run(tmp_path):
     res = cli("train", "--nh", "8", "--bs", "50", "--epochs", "1", "--no-progress", "--out", out,
               "--plot", tmp_path / "file" / "x.png")
     assert res.exit_code == 1
-    assert one_line(res.stderr) == f"error: cannot write {tmp_path / 'file' / 'x.png'}: Not a directory"
+    assert one_line(res.stderr) == f"error: cannot save {tmp_path / 'file' / 'x.png'}: Not a directory"
     assert (out / "model.safetensors").is_file() and (tmp_path / "file").read_text() == "a file"
 
 

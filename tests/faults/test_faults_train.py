@@ -105,20 +105,20 @@ def test_non_finite_weights_with_a_finite_loss(tmp_path, monkeypatch):
     ("refused-erofs", "Read-only file system"),
 ])
 def test_checkpoint_save_failing_half_way_keeps_the_previous_one(how, reason, tmp_path, monkeypatch):
-    out, real, seen = tmp_path / "run", checkpoint.save_file, {}
+    out, real, seen = tmp_path / "run", checkpoint.write_bytes, {}
 
-    def failing(tensors, filename, metadata=None):
+    def failing(filename, data):
         if not (out / checkpoint.WEIGHTS).exists():
-            return real(tensors, filename, metadata=metadata)  # epoch 1 saves fine
+            return real(filename, data)  # epoch 1 saves fine
         seen["before"] = {k: v for k, v in snapshot(out).items() if k not in temp_files(out)}
         if how.startswith("half"):
-            real(tensors, filename, metadata=metadata)
+            real(filename, data)
             with open(filename, "r+b") as f:
                 f.truncate(f.seek(0, 2) // 2)
             raise OSError(errno.ENOSPC, reason)
         raise OSError(errno.EROFS, reason)
 
-    monkeypatch.setattr(checkpoint, "save_file", failing)
+    monkeypatch.setattr(checkpoint, "write_bytes", failing)
     res = cli("train", *FAST, "--epochs", "3", "--out", out)
     assert res.exit_code == 1
     assert one_line(res.stderr) == f"error: cannot save the checkpoint in {out}: {reason}"

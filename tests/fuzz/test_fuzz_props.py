@@ -83,8 +83,8 @@ def test_config_merge_of_any_flag_values(values):
 def _valid(cfg: TrainConfig = TrainConfig(nh=(2,))) -> bytes:
     state = {k: torch.full(s, 0.5) for k, s in checkpoint.expected_shapes(cfg).items()}
     meta = {"format": checkpoint.FORMAT, "config": json.dumps(cfg.to_dict()), "epoch": "1", "mean": "0.1",
-            "std": "0.3", "sha256": checkpoint.digest(state)}
-    return st_save(state, metadata=meta)
+            "std": "0.3", "best": "0.5", "data": ""}
+    return st_save(state, metadata={**meta, "sha256": checkpoint.sealed(state, meta)})
 
 
 VALID = _valid()
@@ -112,11 +112,13 @@ def test_checkpoint_truncated_anywhere(n):
 
 
 _meta_value = st.one_of(st.text(max_size=20), st.sampled_from([
-    checkpoint.FORMAT, "[]", "{}", "null", "1", '{"nh": [2]}', '{"nh": "2", "loss": "mse"}', "-1", "1e9", "nan"]))
+    checkpoint.FORMAT, checkpoint.LEGACY, "[]", "{}", "null", "1", '{"nh": [2]}', '{"nh": "2", "loss": "mse"}', "-1",
+    "1e9", "nan"]))
 
 
 @FAST
-@given(st.dictionaries(st.sampled_from(["format", "config", "epoch", "mean", "std", "sha256", "x"]), _meta_value),
+@given(st.dictionaries(st.sampled_from(["format", "config", "epoch", "mean", "std", "sha256", "best", "data", "x"]),
+                       _meta_value),
        st.dictionaries(st.sampled_from(["lin1.w", "lin1.b", "lin2.w", "lin2.b", "momentum.lin1.w", "w"]),
                        st.tuples(st.sampled_from([torch.float32, torch.float64, torch.int64, torch.uint8,
                                                   torch.bfloat16, torch.bool]),

@@ -472,3 +472,34 @@ def test_an_entry_whose_both_steps_cross_a_kink_is_skipped_and_counted():
     idx, num, one_sided, skipped = sample_differences(
         two_kinks(flat), flat, samples=3, generator=torch.Generator().manual_seed(0), h=0.1)
     assert (idx, skipped, one_sided) == ([2], 2, 0) and num == [pytest.approx(3 * 0.25 + 0.01, rel=1e-9)]
+
+
+def hidden_from_autograd(self, inp):
+    """A forward that doubles its weight term in value but shows autograd only one copy (a learner's .detach())."""
+    return torch.addmm(self.b, inp, self.w) + (inp @ self.w).detach()
+
+
+def test_fd_rows_failing_while_autograd_rows_pass_is_a_fail(monkeypatch):
+    monkeypatch.setattr(Lin, "forward", hidden_from_autograd)
+    x, targ = batch()
+    check = gc.gradcheck(x, targ, nh=(20,), loss="ce", seed=0, dtype=torch.float64, fd=True, samples=5)
+    autograd = [r for r in check.rows if r.kind == "autograd"]
+    fd = [r for r in check.rows if r.kind == "fd"]
+    assert autograd and all(r.ok for r in autograd)  # manual .g matches the gradient autograd was shown
+    assert any(not r.ok for r in fd)  # the function itself changes twice as fast as that
+    assert not check.ok
+
+
+def test_a_verdict_reads_every_kind_of_row():
+    row = dict(shape=(2,), exact=None, allclose=True, max_abs=0.0, max_rel=0.0, checked=2)
+    good_ag = gc.GradRow("w", kind="autograd", ok=True, **row)
+    bad_fd = gc.GradRow("w", kind="fd", ok=False, **{**row, "allclose": False})
+    assert not gc.GradCheck([good_ag, bad_fd], 0.0, "float64", 1e-10, 1e-12).ok
+    assert gc.GradCheck([good_ag], 0.0, "float64", 1e-10, 1e-12).ok
+
+
+def test_compare_fails_on_one_wrong_element_whose_norm_matches():
+    ref = torch.tensor([3.0, 4.0, 0.0])
+    swapped = torch.tensor([4.0, 3.0, 0.0])  # same norm, same max: only an element-wise comparison sees it
+    assert not gc.compare("w", swapped, ref, rtol=1e-5, atol=1e-7).ok
+    assert not _fd_row("w", (3,), swapped.double(), ref.double(), 0).ok

@@ -167,3 +167,25 @@ def full_size_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("cache")
     _, rep = prepare_dataset(root, from_path=folder, pins=pins)
     return root, rep
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist (real idx .gz files)
+
+
+def fashion_arrays(n_file: int = N_TRAIN + N_VALID, n_test: int = N_TEST) -> "dict[str, np.ndarray] | None":
+    """The first rows of the real Fashion-MNIST files when the Debian package is installed, else None.
+
+    Read by hand here (gzip, then the 8- or 16-byte idx header), independent of the parser under test."""
+    if not all((FASHION / f"{IDX_NAMES[r]}.gz").is_file() for r in ROLES):
+        return None
+    out = {}
+    for role, rows in (("train_images", n_file), ("train_labels", n_file), ("test_images", n_test),
+                       ("test_labels", n_test)):
+        with gzip.open(FASHION / f"{IDX_NAMES[role]}.gz", "rb") as f:
+            if role.endswith("images"):
+                f.read(16)
+                out[role] = np.frombuffer(f.read(rows * 784), dtype=np.uint8).reshape(rows, 28, 28)
+            else:
+                f.read(8)
+                out[role] = np.frombuffer(f.read(rows), dtype=np.uint8).copy()
+    return out

@@ -1,7 +1,9 @@
 """Run the mnist-scratch CLI in a subprocess with the tiny test pins (mirrors on a 127.0.0.1 test server).
 
 Usage: python faultdriver.py SPEC_JSON ARGS...   SPEC keys: pickle_urls (list), marker (a file touched just before
-the cache lock is requested), boom (make loading data fail with an unexpected error holding a secret local).
+the cache lock is requested), boom (make loading data fail with an unexpected error holding a secret local),
+small (serve trainfakes.small_data with this many train rows instead), fsize (a file-size limit in bytes: writes past
+it fail with EFBIG, as on a full disk).
 """
 
 import gzip
@@ -30,6 +32,17 @@ def main() -> None:
 
     mnist_scratch.data.prepare_dataset = prepare
     mnist_scratch.data.load_dataset = lambda *a, **k: prepare(*a, **k)[0]
+    if spec.get("small"):
+        from trainfakes import small_data
+
+        data = small_data(n_train=spec["small"])
+        mnist_scratch.data.load_dataset = lambda *a, **k: data
+    if spec.get("fsize"):
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), the process lives
+        resource.setrlimit(resource.RLIMIT_FSIZE, (spec["fsize"], resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
     if spec.get("marker"):
         from filelock import FileLock
 

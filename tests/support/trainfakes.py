@@ -19,6 +19,8 @@ class SmallData:
     std: float = 0.3073
     verified: bool = False
     source: str = "test"
+    name: str = "mnist"
+    digest: str = ""
 
 
 def small_data(n_train: int = 1200, n_valid: int = 300, n_test: int = 300, seed: int = 0) -> SmallData:

@@ -38,12 +38,12 @@ def test_failed_save_leaves_the_previous_file_byte_identical(tmp_path, monkeypat
     checkpoint.save(path, state_for(cfg), cfg, 1, 0.1, 0.3)
     before = path.read_bytes()
 
-    def half_then_fail(tensors, filename, metadata=None):
+    def half_then_fail(filename, data):
         with open(filename, "wb") as f:
             f.write(b"\x00" * 100)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint, "save_file", half_then_fail)
+    monkeypatch.setattr(checkpoint, "write_bytes", half_then_fail)
     with pytest.raises(OSError):
         checkpoint.save(path, state_for(cfg, 1), cfg, 2, 0.1, 0.3)
     assert path.read_bytes() == before
@@ -79,7 +79,7 @@ def test_shapes_must_fit_the_config(tmp_path):
     cfg = TrainConfig(nh=(50,))
     st = state_for(TrainConfig(nh=(40,)))
     path = tmp_path / "m.safetensors"
-    save_file(st, str(path), metadata={"format": checkpoint.FORMAT, "config": json.dumps(cfg.to_dict()),
+    save_file(st, str(path), metadata={"format": checkpoint.LEGACY, "config": json.dumps(cfg.to_dict()),
                                        "epoch": "1", "mean": "0.1", "std": "0.3"})
     with pytest.raises(CheckpointError, match=r"lin1.w has shape \(784, 40\), the config needs \(784, 50\)"):
         checkpoint.load(path)
@@ -88,7 +88,7 @@ def test_shapes_must_fit_the_config(tmp_path):
 def test_broken_metadata_and_nan_weights(tmp_path):
     cfg = TrainConfig()
     path = tmp_path / "m.safetensors"
-    save_file(state_for(cfg), str(path), metadata={"format": checkpoint.FORMAT, "config": "{", "epoch": "1"})
+    save_file(state_for(cfg), str(path), metadata={"format": checkpoint.LEGACY, "config": "{", "epoch": "1"})
     with pytest.raises(CheckpointError, match="broken metadata"):
         checkpoint.load(path)
     st = state_for(cfg)

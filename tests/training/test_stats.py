@@ -11,7 +11,7 @@ from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import ENGINES
 from mnist_scratch.training.fit import Callback, fit
 from mnist_scratch.training.fused import FusedEngine
-from mnist_scratch.training.stats import BINS, Probe, Tracker, update_ratio
+from mnist_scratch.training.stats import BINS, Probe, Tracker, probe_step, update_ratio
 
 
 def engines(cfg: TrainConfig, dtype=torch.float64):
@@ -34,7 +34,7 @@ def test_engines_report_the_same_statistics(nh, loss, momentum, wd):
             if step == 1:
                 e.step(xb, yb, 0.02)
                 continue
-            loss_t, probe = e.step_stats(xb, yb, 0.02)
+            loss_t, probe = probe_step(e, xb, yb, 0.02)
             s = tr.summarize(step, 0.02, loss_t, probe)
         out[name] = s
     ref = out["autograd"]
@@ -64,7 +64,7 @@ def test_fused_probe_gradients_are_the_plain_gradients():
 
 
 def test_dead_units_need_a_whole_window_of_silence():
-    tr = Tracker(every=10, window_steps=30)  # a window of 3 stats steps
+    tr = Tracker(every=10, window_steps=30)  # a window of 30 steps: the stats batches of steps t-20, t-10, t
     w = {"lin1.w": torch.ones(3, 4), "lin1.b": torch.ones(4), "lin2.w": torch.ones(4, 2), "lin2.b": torch.ones(2)}
     out = torch.zeros(5, 2)
 
@@ -73,17 +73,60 @@ def test_dead_units_need_a_whole_window_of_silence():
         a[0, fired] = 1.0  # one image lights those units
         return Probe([a, out], w, w)
 
-    dead = [tr.summarize(k, 0.1, 1.0, probe(f)).layers[0].dead_frac for k, f in
+    dead = [tr.summarize(10 * k, 0.1, 1.0, probe(f)).layers[0].dead_frac for k, f in
             enumerate([[0, 1, 2], [0, 1], [0], [0], [0]])]
-    # unit 3 never fires: dead from the start; unit 2 fired at stats step 1, dead once 3 steps passed without it
+    # unit 3 never fires: dead from the start; unit 2 fired at step 0, dead once 30 steps passed without it
     assert dead == [0.25, 0.25, 0.25, 0.5, 0.75]
-    s = tr.summarize(5, 0.1, 1.0, probe([0]))
+    s = tr.summarize(50, 0.1, 1.0, probe([0]))
     assert s.layers[0].zero_frac == 1 - 1 / 20 and s.layers[1].zero_frac is None and s.layers[1].dead_frac is None
 
 
 def test_update_ratio():
-    assert update_ratio(0.1, 1.0, 100.0) == pytest.approx(-3.0)
-    assert update_ratio(0.1, 0.0, 1.0) == -math.inf and update_ratio(0.1, 1.0, 0.0) == math.inf
+    assert update_ratio(0.1, 100.0) == pytest.approx(-3.0)
+    assert update_ratio(0.0, 1.0) == -math.inf and update_ratio(1.0, 0.0) == math.inf
+
+
+@pytest.mark.parametrize("every", [100, 250, 300, 1000])
+def test_the_dead_unit_window_is_the_documented_number_of_steps_whatever_stats_every(every):
+    from mnist_scratch.training.stats import DEAD_WINDOW_STEPS
+
+    tr = Tracker(every=every)
+    w = {"lin1.w": torch.ones(3, 4), "lin1.b": torch.ones(4), "lin2.w": torch.ones(4, 2), "lin2.b": torch.ones(2)}
+    on, off = torch.zeros(5, 4), torch.zeros(5, 4)
+    on[0, 0] = 1.0  # unit 0 fires on the first stats batch only
+    dead = {}
+    for t in range(0, 4 * DEAD_WINDOW_STEPS, every):
+        dead[t] = tr.summarize(t, 0.1, 1.0, Probe([on if t == 0 else off, torch.zeros(5, 2)], w, w)).layers[0]
+    alive = [t for t, layer in dead.items() if layer.dead_frac < 1]
+    # alive while its firing lies within the last DEAD_WINDOW_STEPS steps (t - 499 .. t), dead from step 500 on
+    assert alive == [t for t in dead if t < DEAD_WINDOW_STEPS]
+
+
+def test_the_update_ratio_is_of_the_step_actually_taken():
+    """Momentum and weight decay move the weights by more (or other) than lr * grad: the ratio is |Δw| / |w|."""
+    cfg = TrainConfig(nh=(16,), momentum=0.9, weight_decay=1e-3)
+    data = small_data()
+    e = FusedEngine(make_model(cfg.nh, "ce", generator=torch.Generator().manual_seed(0), dtype=torch.float64), cfg)
+    tr = Tracker(every=1)
+    for k in range(5):  # momentum builds up
+        xb, yb = data.x_train[k * 64 : (k + 1) * 64].double(), data.y_train[k * 64 : (k + 1) * 64]
+        before = {n: v for n, v in e.state().items() if not n.startswith("momentum.")}
+        s = tr.summarize(k, 0.05, *probe_step(e, xb, yb, 0.05))
+    after = e.state()
+    for p in s.params:
+        want = math.log10(float((after[p.name] - before[p.name]).norm() / after[p.name].norm()))
+        assert p.update_ratio == pytest.approx(want, rel=1e-9)
+        assert abs(p.update_ratio - math.log10(0.05 * p.grad_norm / p.norm)) > 0.1  # the old formula misleads here
+
+
+def test_a_zero_gradient_with_weight_decay_still_shows_the_step():
+    cfg = TrainConfig(nh=(4,), momentum=0.0, weight_decay=0.1)
+    w = {"lin1.w": torch.ones(3, 4), "lin1.b": torch.ones(4), "lin2.w": torch.ones(4, 2), "lin2.b": torch.ones(2)}
+    zero = {k: torch.zeros_like(v) for k, v in w.items()}
+    moved = {k: -0.5 * cfg.weight_decay * v for k, v in w.items()}  # lr 0.5 times the decay term alone
+    probe = Probe([torch.ones(5, 4), torch.zeros(5, 2)], zero, w, moved)
+    s = Tracker(every=1).summarize(0, 0.5, 1.0, probe)
+    assert all(p.update_ratio == pytest.approx(math.log10(0.05)) for p in s.params)
 
 
 class Asking(Callback):

@@ -8,8 +8,9 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from mnist_scratch.cli import app
+from mnist_scratch.training.runfiles import read_hist, read_losses, read_stats
 from mnist_scratch.training.stats import BINS
-from mnist_scratch.training.statslog import HIST, LOSSES, STATS, read_hist, read_lines, read_losses
+from mnist_scratch.training.statslog import HIST, LOSSES, STATS
 
 runner = CliRunner()
 FAST = ["--nh", "16,8", "--bs", "100", "--no-progress"]  # 1500 rows: 15 batches an epoch
@@ -30,7 +31,7 @@ def test_run_folder_holds_every_batch_and_every_kth_step(tmp_path):
     batches = read_losses(out)
     assert [b["step"] for b in batches] == list(range(30))
     assert batches[15]["epoch"] == 1.0 and all(b["loss"] > 0 and b["lr"] > 0 for b in batches)
-    rows = read_lines(out / STATS)
+    rows = read_stats(out)
     assert [r["step"] for r in rows] == [0, 4, 8, 12, 16, 20, 24, 28]
     assert {"lin1.std", "lin2.dead_frac", "lin3.w.update_ratio", "lin3.b.grad_norm"} <= set(rows[0])
     assert "lin3.zero_frac" not in rows[0]  # the output layer has no ReLU
@@ -52,7 +53,7 @@ def test_no_stats_writes_none_and_a_killed_runs_records_still_read(tmp_path):
     with open(on / STATS, "a") as f:
         f.write('{"step": 99, "lin1.std": 0.')  # a line cut short by a kill
     (on / "hist-999999999.safetensors").write_bytes(b"\x10\x00")  # a chunk cut short
-    assert [r["step"] for r in read_lines(on / STATS)] == [0, 5, 10]
+    assert [r["step"] for r in read_stats(on)] == [0, 5, 10]
     assert read_hist(on)["step"].tolist() == [0, 5, 10]
 
 
@@ -63,7 +64,7 @@ def test_resume_drops_what_the_unsaved_steps_recorded(tmp_path):
         f.write(json.dumps({"step": 15, "steps_per_epoch": 15, "loss": [1.0, 1.0, 1.0], "lr": [0.1] * 3}) + "\n")
     train("--resume", str(out), "--epochs", "2")
     assert [b["step"] for b in read_losses(out)] == list(range(30))
-    assert [r["step"] for r in read_lines(out / STATS)] == [0, 5, 10, 15, 20, 25]
+    assert [r["step"] for r in read_stats(out)] == [0, 5, 10, 15, 20, 25]
 
 
 def test_plot_json_and_png(tmp_path):
@@ -121,7 +122,7 @@ def test_stats_flag_turns_recording_on_and_the_progress_line_is_compact(tmp_path
     cfg.write_text("stats_every = 0\nepochs = 1\n")
     r = runner.invoke(app, ["train", *FAST, "--config", str(cfg), "--stats", "--out", str(tmp_path / "run"), "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["config"]["stats_every"] == 100 and read_lines(tmp_path / "run" / STATS)
+    assert json.loads(r.stdout)["config"]["stats_every"] == 100 and read_stats(tmp_path / "run")
     h = torch.zeros(BINS)
     s = StepStats(0, 0.1, 1.0, [LayerStats("lin1", 0.5, 0.81, 0.4, 0.02, h, (0, 10)),
                                 LayerStats("lin2", 0.1, 3.2, None, None, h, (-20, 20))],
@@ -145,18 +146,16 @@ def test_special_files_in_a_run_folder_are_refused_never_waited_on(tmp_path):
     import pytest
 
     from mnist_scratch.errors import MnistScratchError
-    from mnist_scratch.training.statslog import read_hist, read_lines
-
     os.mkfifo(tmp_path / "stats.jsonl")
     with pytest.raises(MnistScratchError, match="not a regular file"):
-        read_lines(tmp_path / "stats.jsonl")
+        read_stats(tmp_path)
     os.mkfifo(tmp_path / "hist-000001.safetensors")
     assert read_hist(tmp_path) == {}
 
 
 def test_overlong_and_deeply_nested_lines_are_skipped(tmp_path):
-    from mnist_scratch.training.statslog import MAX_LINE, read_lines
+    from mnist_scratch.training.runfiles import MAX_LINE
 
-    good = '{"step": 3, "x": 1}\n'
-    (tmp_path / "s.jsonl").write_text("x" * (3 * MAX_LINE) + "\n" + "[" * 100_000 + "\n" + good)
-    assert read_lines(tmp_path / "s.jsonl") == [{"step": 3, "x": 1}]
+    good = '{"step": 3, "lr": 1}\n'
+    (tmp_path / "stats.jsonl").write_text("x" * (3 * MAX_LINE) + "\n" + "[" * 100_000 + "\n" + good)
+    assert read_stats(tmp_path) == [{"step": 3, "lr": 1}]

@@ -19,14 +19,13 @@ def train(*args):
     return CliRunner().invoke(app, ["train", *args])
 
 
-def test_gate_uses_the_best_epoch_of_the_whole_history():
-    rows = [{"epoch": 1, "valid_acc": 0.96}, {"epoch": 2, "valid_acc": 0.98}, {"epoch": 3, "valid_acc": 0.97}]
-    assert target.gate(rows, 0.975).met and target.gate(rows, 0.98).met
-    g = target.gate(rows, 0.985)
+def test_gate_judges_the_best_accuracy_it_is_given():
+    assert target.gate(0.98, 0.975).met and target.gate(0.98, 0.98).met
+    g = target.gate(0.98, 0.985)
     assert (g.met, g.best) == (False, 0.98)
     with pytest.raises(TargetMissed, match="98.00 %, below --target-acc 0.985"):
         target.enforce(g)
-    assert not target.gate([], 0.5).met
+    assert not target.gate(None, 0.5).met
     target.enforce(None)  # no target: nothing to enforce
 
 
@@ -63,3 +62,25 @@ def test_a_percentage_is_refused_before_training(tmp_path):
     r = train(*FAST, "--out", str(tmp_path / "a"), "--target-acc", "97.5")
     assert r.exit_code == 2 and "0.975 for 97.5 %" in r.stderr
     assert not (tmp_path / "a").exists()
+
+
+def test_an_edited_metrics_log_does_not_meet_the_target_on_resume(tmp_path):
+    out = tmp_path / "run"
+    assert train(*FAST, "--out", str(out)).exit_code == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["valid_acc"] = 1.0  # claims 100 %
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = train("--resume", str(out), "--epochs", "3", "--no-progress", "--target-acc", "1.0")
+    assert r.exit_code == 3, r.output  # judged by the sealed checkpoint's best, not the log
+    assert "error: target missed: the best valid accuracy was" in r.stderr
+
+
+def test_the_gate_of_a_resumed_run_counts_its_earlier_epochs_from_the_checkpoint(tmp_path):
+    from mnist_scratch.training import checkpoint
+
+    out = tmp_path / "run"
+    doc = json.loads(train(*FAST, "--out", str(out), "--json").stdout)
+    assert checkpoint.load(out).best == doc["best_valid_acc"]
+    r = train("--resume", str(out), "--epochs", "3", "--json", "--target-acc", f"{doc['best_valid_acc']}")
+    assert r.exit_code == 0, r.output
