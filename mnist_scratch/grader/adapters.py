@@ -20,8 +20,10 @@ def kind(obj) -> str:
         return "missing"
     if inspect.isclass(obj):
         return "nn.Module" if issubclass(obj, torch.nn.Module) else "class"
-    if callable(obj):
+    if inspect.isfunction(obj):
         return "function"
+    if callable(obj):
+        return "callable"
     return f"other:{type(obj).__name__}"
 
 
@@ -85,7 +87,11 @@ def layer_backward(ns: dict, name: str, n_ctor: int, has_out: bool, *args):
 
 
 def module_probe(ns: dict, name: str, x, k):
-    """A two-input layer on the learner's Module: (its output, x.g after backward() with out.g = 0.5)."""
+    """A two-input layer on the learner's Module, called on (x, k), then backward() with out.g = 0.5.
+
+    Returns (its output, x.g, whether some attribute holds the output, whether one holds the inputs in order,
+    the error backward() raised or ""): behaviour first, the bookkeeping only to say why it went wrong.
+    """
 
     def forward(self, x, k):
         return x * k
@@ -96,16 +102,23 @@ def module_probe(ns: dict, name: str, x, k):
     scale = type("Scale", (ns[name],), {"forward": forward, "bwd": bwd})
     layer = scale()
     y = layer(x, k)
+    kept = list(vars(layer).values())
+    kept_out = y is not None and any(v is y for v in kept)
+    kept_args = any(isinstance(v, (tuple, list)) and len(v) == 2 and v[0] is x and v[1] == k for v in kept)
+    error = ""
     if isinstance(y, torch.Tensor):
         y.g = torch.ones_like(y) * 0.5
-    layer.backward()
-    return y, getattr(x, "g", None)
+        try:
+            layer.backward()
+        except Exception as e:  # noqa: BLE001 - the learner's backward may raise anything: it is the answer
+            error = f"{type(e).__name__}: {e}"[:500]
+    return y, getattr(x, "g", None), kept_out, kept_args, error
 
 
 def _spy(fn, calls: list, name: str):
     @functools.wraps(fn)
     def spy(*args, **kw):
-        calls.append((name, args))
+        calls.append((name, args + tuple(kw.values())))
         return fn(*args, **kw)
 
     return spy
@@ -140,8 +153,8 @@ def chain_run(ns: dict, name: str, t: dict):
     for fname, args in calls:
         if fname == "mse_grad" and args:
             outs["out"] = args[0]
-        elif fname == "relu_grad" and len(args) >= 2:
-            outs["l1"], outs["l2"] = args[0], args[1]
+        elif fname == "relu_grad" and args:
+            outs["l1"] = args[0]
         elif fname == "lin_grad" and len(args) >= 3 and args[2] is t["w2"]:  # lin_grad(l2, out, w2, b2)
             outs["l2"], outs["out"] = args[0], args[1]
         elif fname == "lin_grad" and len(args) >= 3 and args[2] is t["w1"]:  # lin_grad(inp, l1, w1, b1)

@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-from mnist_scratch.grader.core import CASES, Ctx, Failed, fd_confirm, rtol_of
+from mnist_scratch.grader.core import CASES, Ctx, Failed, Op, fd_confirm, rtol_of
 from mnist_scratch.grader.diagnose import Diagnosis, close, diagnose, max_rel
 
 # the tensors of lin -> relu -> lin -> mse in the order the backward pass fills their .g
@@ -103,12 +103,13 @@ def check_forward(outs: dict, t: dict[str, Tensor], bs: int, ctx: Ctx) -> None:
                               "the forward is right", f"forward:{name}", max_rel=max_rel(got, want[name]))
 
 
-def forward_and_backward(name: str, ctx: Ctx) -> None:
+def forward_and_backward(fn: Op, ctx: Ctx) -> None:
     """The learner's forward_and_backward with the globals w1, b1, w2, b2 set to each case's tensors.
 
     Their lin_grad / relu_grad / mse_grad calls are watched on the way (adapters.chain_run), so the intermediates
     l1, l2 and out can be found and judged too.
     """
+    name = fn.bound[0]
     if ctx.learner.kinds([name])[name] != "function":
         raise Failed("error", "forward_and_backward must be a plain function (it reads the globals w1, b1, w2, b2)",
                      "type")

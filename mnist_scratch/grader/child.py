@@ -64,7 +64,7 @@ def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
             try:
                 loaded = load_file(Path(header["path"]), seconds=header["seconds"])
             except Exception as e:  # noqa: BLE001 - a usage error (unreadable file) goes back as words
-                reply = {"syntax_error": str(e) or type(e).__name__, "notes": [], "kinds": {}}
+                reply = {"usage_error": str(e) or type(e).__name__}
             else:
                 ns, defined = graded(loaded, header["names"])
                 is_theirs = learner_frames(loaded.filenames)

@@ -13,12 +13,20 @@ from mnist_scratch.grader.core import CASES, Ctx, Failed, tensors
 def module(name: str, ctx: Ctx) -> None:
     """A two-input layer built on the learner's Module: calling it gives forward's result, backward() calls bwd."""
     x = tensors(CASES[1], 0)["inp"]
-    y, xg = ctx.call(ctx.op("module_probe", name), x, 3.0)
+    y, xg, kept_out, kept_args, error = ctx.call(ctx.op("module_probe", name), x, 3.0)
     ctx.expect("calling a layer", y, 3.0 * x, bs=0)
+    want = 1.5 * torch.ones_like(x)
+    if isinstance(xg, torch.Tensor) and xg.shape == want.shape and torch.allclose(xg.double(), want):
+        return
+    if not kept_out:
+        raise Failed("wrong", "__call__ must keep its result in self.out (backward reads it from there)", "module_out")
+    if not kept_args:
+        raise Failed("wrong", "__call__ must keep all its inputs in self.args, a tuple (backward passes them to "
+                              "bwd)", "module_args")
     if xg is None:
-        raise Failed("wrong", "backward() must call self.bwd(self.out, *self.args) with what __call__ kept",
+        raise Failed("wrong", "backward() must call self.bwd(self.out, *self.args)" + (f" ({error})" if error else ""),
                      "module_backward")
-    ctx.expect("x.g after backward()", xg, 1.5 * torch.ones_like(x), bs=0)
+    ctx.expect("x.g after backward()", xg, want, bs=0)
 
 
 def lin(name: str, ctx: Ctx) -> None:

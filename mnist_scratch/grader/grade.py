@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+from mnist_scratch.errors import UsageError
 from mnist_scratch.grader.core import Ctx, Failed
 from mnist_scratch.grader.learner import LocalLearner, RemoteLearner
 from mnist_scratch.grader.result import CheckResult, RuleResult
@@ -21,13 +22,13 @@ def _verdict(rule: Rule, learner, kind: str, *, seconds: float, filenames=None, 
         return RuleResult(rule.name, rule.part, "missing", hint=note or f"{rule.name} is a torch.nn.Module "
                                                                         "(autograd), not hand-written: skipped")
     wants_class = rule.kind == "class"
-    if wants_class != (kind == "class") or kind.startswith("other:"):
+    if wants_class != (kind == "class") or kind.startswith("other:"):  # a callable object passes as a function
         what = "a class" if wants_class else "a function"
-        got = kind.removeprefix("other:") if kind.startswith("other:") else ("class" if kind == "class" else "function")
+        got = kind.removeprefix("other:") if kind.startswith("other:") else ("type" if kind == "class" else "function")
         return RuleResult(rule.name, rule.part, "error", hint=f"{rule.name} should be {what}, got {got}", key="type")
     ctx = Ctx(seconds, learner_frames(filenames), learner=learner)
     try:
-        rule.grade(rule.name, ctx)
+        rule.grade(ctx.op("call", rule.name) if rule.kind == "def" else rule.name, ctx)
     except Failed as f:
         return RuleResult(rule.name, rule.part, f.status, f.max_rel, f.hint, f.key, f.traceback)
     return RuleResult(rule.name, rule.part, "pass", ctx.worst, "; ".join([note, *ctx.notes]).strip("; "))
@@ -63,6 +64,8 @@ def check_file(path: Path, *, part: "str | None" = None, seconds: float = TIMEOU
     learner = RemoteLearner(path, seconds=seconds, file_seconds=file_seconds, names=tuple(r.name for r in RULES))
     try:
         loaded = learner.start()
+        if loaded.get("usage_error"):
+            raise UsageError(loaded["usage_error"])
         error = loaded["syntax_error"]
         if error:
             hint, key = ("the file does not compile", "syntax") if not loaded.get("fatal") else (error, "load")

@@ -180,6 +180,8 @@ class RemoteLearner:
             else:
                 msg = "the Python process loading the file died" + (f" ({why})" if why else "")
             return {"syntax_error": msg, "notes": [], "kinds": {}, "fatal": True}
+        if header.get("usage_error"):
+            return {"usage_error": str(header["usage_error"])[:2000], "syntax_error": "", "notes": [], "kinds": {}}
         self.loaded = {"syntax_error": str(header.get("syntax_error") or "")[:2000],
                        "notes": [str(n)[:4000] for n in header.get("notes", [])][:200],
                        "kinds": {n: str(header.get("kinds", {}).get(n, "missing")) for n in self.names},
