@@ -15,6 +15,8 @@ def check(
     file: Annotated[Path | None, typer.Argument(help="Your .py or .ipynb file.", show_default=False)] = None,
     part: Annotated[Part | None, typer.Option(help="Grade one part only.", show_default=False)] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each rule (and each cell while loading) may run.")] = 10.0,
+    file_timeout: Annotated[float, typer.Option(help="Seconds the whole file may take: loading it and every rule "
+                                                "(check ends within this plus about a second).")] = 60.0,
     mutants: Annotated[bool, typer.Option("--mutants", help="Grade the built-in catalogue of broken solutions "
                                           "instead: shows each mistake caught with its diagnosis.")] = False,
     as_json: Json = False,
@@ -22,7 +24,8 @@ def check(
     """Grade every function and class FILE defines against autograd (float64) and finite differences.
 
     This RUNS THE CODE IN FILE AS YOU, with your permissions, like `python FILE` would: check only files you
-    trust. The file itself is never modified. Each rule is fed the right inputs and upstream gradient, so one
+    trust. It runs in a child process (its own PID namespace where the system allows, limited memory, CPU time
+    and output) that cannot change the verdict, which is computed here. The file itself is never modified. Each rule is fed the right inputs and upstream gradient, so one
     wrong rule never makes the next look wrong; a wrong one gets a diagnosis in plain words, an exception shows
     your own traceback lines. Exit 0 when every graded rule passes, 1 otherwise, 2 on a usage error.
 
@@ -36,6 +39,8 @@ def check(
     part = part.value if part is not None else None
     if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
         raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {timeout:g}")
+    if not (math.isfinite(file_timeout) and 0 < file_timeout <= MAX_TIMEOUT):
+        raise UsageError(f"--file-timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {file_timeout:g}")
     if mutants:
         if file is not None or part is not None:
             raise UsageError("--mutants grades the built-in catalogue; drop FILE and --part")
@@ -50,7 +55,7 @@ def check(
             raise UsageError(f"{file} is not a file")
         from mnist_scratch.grader import check_file
 
-        res = check_file(file, part=part, seconds=timeout)
+        res = check_file(file, part=part, seconds=timeout, file_seconds=file_timeout)
         report.render(res, as_json=as_json)
     if not res.ok:
         raise typer.Exit(1)

@@ -6,6 +6,7 @@ process a child subreaper that outlives the worker and kills whatever it left be
 not available).
 """
 
+import functools
 import os
 import signal
 import sys
@@ -49,7 +50,7 @@ def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
     from pathlib import Path
 
     from mnist_scratch.grader import adapters, wire
-    from mnist_scratch.grader.sandbox import Bounded, learner_frames, run_op
+    from mnist_scratch.grader.sandbox import Bounded, Ran, learner_frames, run_op
 
     _set_limits(mem_mb, cpu_s)
     ns, is_theirs = {}, learner_frames(None)
@@ -59,12 +60,16 @@ def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
         except wire.WireError:
             os._exit(0)
         if header.get("op") == "load":
+            from mnist_scratch.errors import UsageError
             from mnist_scratch.grader.load import load_file
 
             try:
                 loaded = load_file(Path(header["path"]), seconds=header["seconds"])
-            except Exception as e:  # noqa: BLE001 - a usage error (unreadable file) goes back as words
+            except UsageError as e:  # an unreadable file: the grader says it in one line, exit code 2
                 reply = {"usage_error": str(e) or type(e).__name__}
+            except BaseException as e:  # noqa: BLE001 - an expression too deep to compile raises MemoryError...
+                reply = {"syntax_error": f"the file cannot be compiled or loaded: {type(e).__name__} {e}"[:300].strip(),
+                         "notes": [], "kinds": {}}
             else:
                 ns, defined = graded(loaded, header["names"])
                 is_theirs = learner_frames(loaded.filenames)
@@ -78,9 +83,11 @@ def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
                 if a == "g":
                     dec.tensors[n].g = v
         args = dec.value(header["values"]["args"])
-        op = adapters.OPS[header["op"]]
-        ran = run_op(lambda *a: op(ns, *a), *args, seconds=header["seconds"], is_theirs=is_theirs,
-                     stdout=Bounded())
+        try:
+            ran = run_op(functools.partial(adapters.OPS[header["op"]], ns), *args, seconds=header["seconds"],
+                         is_theirs=is_theirs, stdout=Bounded())
+        except BaseException as e:  # noqa: BLE001 - raise BaseException / KeyboardInterrupt in a rule is its answer
+            ran = Ran(outcome="error", message=f"{type(e).__name__}: {e}"[:500])
         head = {"outcome": ran.outcome, "message": ran.message[:2000],
                 "traceback": [s[:500] for s in ran.traceback[-40:]], "notes": list(ran.notes)}
         try:

@@ -199,3 +199,8 @@ def run(fn: Callable, *args, seconds: float, is_theirs: Callable[[str], bool], s
         return Ran(outcome="error", traceback=tb, message=tb[-1] if tb else type(e).__name__)
     except SystemExit as e:  # sys.exit() in their code must not end the grader
         return Ran(outcome="error", traceback=learner_traceback(e, is_theirs), message=f"SystemExit({e.code})")
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):  # the user's Ctrl-C in a notebook stops the check
+            raise
+        tb = learner_traceback(e, is_theirs)  # `raise BaseException` is still just their answer
+        return Ran(outcome="error", traceback=tb, message=tb[-1] if tb else type(e).__name__)
