@@ -62,7 +62,7 @@ def first_wrong(found: dict[str, "Tensor | None"], ref: dict[str, Tensor], bs: i
                      role=ROLE.get(name, ""), candidates=cands)
         where = f"everything from the loss up to {SAY[right[-1]]} is right" if right else \
             "it is the first gradient in backward order"
-        hint = d.hint[:1].upper() + d.hint[1:]
+        hint = d.hint if d.hint.startswith(name) else d.hint[:1].upper() + d.hint[1:]  # w2.g stays w2.g
         raise Failed("wrong", f"the gradient reaching {SAY[name]} is wrong; {where}. {hint}", f"first_wrong:{name}",
                      max_rel=max_rel(got, ref[name]) if isinstance(got, Tensor) else None)
 

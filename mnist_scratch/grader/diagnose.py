@@ -43,11 +43,23 @@ def _ratio(got: Tensor, want: Tensor) -> "float | None":
     """c when got == c * want (least squares, residual tiny), else None."""
     g, w = got.double().reshape(-1), want.double().reshape(-1)
     ww = (w * w).sum().item()
-    if ww == 0:
+    if ww == 0 or w.numel() < 2:  # any two numbers have a ratio: one number says nothing about a factor
         return None
     c = (g * w).sum().item() / ww
     resid = (g - c * w).abs().max().item()
     return c if resid <= 1e-6 * max(abs(c), 1e-12) * w.abs().max().item() else None
+
+
+def _offset(got: Tensor, want: Tensor) -> "float | None":
+    """d when got == want + d for one constant d != 0 over at least two entries, else None."""
+    diff = (got.double() - want.double()).reshape(-1)
+    if diff.numel() < 2:
+        return None
+    d = diff.mean().item()
+    scale = max(want.double().abs().max().item(), abs(d), 1e-300)
+    if abs(d) <= 1e-6 * scale or (diff - d).abs().max().item() > 1e-6 * scale:
+        return None
+    return d
 
 
 def _near(x: float, y: float) -> bool:
@@ -125,5 +137,12 @@ def diagnose(
     c = _ratio(got, want)
     if c is not None and not _near(c, 1.0):
         return by_ratio(label, c, bs, role)
+    off = _offset(got, want)
+    if off is not None:
+        return Diagnosis("offset", f"{label} is off by a constant {off:+.4g} everywhere: something adds or subtracts "
+                                   "a constant (a shifted ReLU, a stray bias) that the right answer does not have")
+    if want.numel() == 1:
+        return Diagnosis("values", f"{label} is {got.double().reshape(-1)[0].item():.6g}; the right answer is "
+                                   f"{want.double().reshape(-1)[0].item():.6g}")
     return Diagnosis("values", f"{label} is wrong (max rel diff {max_rel(got, want):.2e}) and not a constant "
                                "multiple of the right answer")

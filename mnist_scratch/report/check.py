@@ -11,7 +11,8 @@ from mnist_scratch.grader import CheckResult
 from mnist_scratch.grader.mutants import MutantsReport
 from mnist_scratch.report.console import esc, print_json, stdout
 
-STYLE = {"pass": "green", "wrong": "bold red", "error": "bold red", "missing": "yellow", "not implemented": "yellow"}
+STYLE = {"pass": "green", "wrong": "bold red", "error": "bold red", "missing": "yellow", "not implemented": "yellow",
+         "autograd": "bold red"}
 
 
 def _rel(v: "float | None") -> str:
@@ -39,7 +40,7 @@ def renderable(res: CheckResult) -> Group:
         parts.append(Text("while loading the file, a cell raised (the cells after it still ran):\n  "
                           + note.replace("\n", "\n  "), style="dim"))
     bad = [r for r in res.rules if not r.ok]
-    took = f"(took {res.seconds:.1f} s)"
+    took = f"(took {res.seconds:.2g} s)" if res.seconds < 1 else f"(took {res.seconds:.1f} s)"
     if res.ok:
         parts.append(Text(f"PASS: all {len(res.rules)} rules pass {took}", style="green"))
     elif res.error:

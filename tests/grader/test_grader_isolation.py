@@ -156,7 +156,8 @@ def test_a_forked_sleeper_dies_with_check(tmp_path, setsid):
 
 
 def test_a_huge_print_is_dropped_past_a_bound(tmp_path):
-    src = SOLUTIONS + "\nfor _ in range(2000):\n    print('x' * 100_000)\n"  # 200 MB
+    src = SOLUTIONS + ("\nimport sys\nfor _ in range(1000):\n    print('x' * 100_000)\n"  # 100 MB, captured
+                       "    sys.__stdout__.write('y' * 100_000)\n")  # and 100 MB past any capture, to the real stdout
     code, rep, out, wall = check(tmp_path, src, "--file-timeout", "60")
     assert code == 0 and len(out) < 100_000 and wall < 60 + SLACK
     assert any("printed" in n for n in rep.get("notes", []))
