@@ -25,9 +25,10 @@ def check(
 
     This RUNS THE CODE IN FILE AS YOU, with your permissions, like `python FILE` would: check only files you
     trust. It runs in a child process (its own PID namespace where the system allows, limited memory, CPU time
-    and output) that cannot change the verdict, which is computed here. The file itself is never modified. Each rule is fed the right inputs and upstream gradient, so one
-    wrong rule never makes the next look wrong; a wrong one gets a diagnosis in plain words, an exception shows
-    your own traceback lines. Exit 0 when every graded rule passes, 1 otherwise, 2 on a usage error.
+    and output) that cannot change the verdict, which is computed here. The file itself is never modified.
+    Each rule is fed the right inputs and upstream gradient, so one wrong rule never makes the next look
+    wrong; a wrong one gets a diagnosis in plain words, an exception shows your own traceback lines.
+    Exit 0 when every graded rule passes, 1 otherwise, 2 on a usage error.
 
     Example: mnist-scratch check lesson.py --part backward
     """
