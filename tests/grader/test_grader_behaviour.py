@@ -153,3 +153,11 @@ def test_tensor_names_keep_the_learners_case_in_the_chained_hint():
 def test_a_fast_check_never_says_it_took_0_0_s():
     res = CheckResult([grade("relu", solutions_namespace()["relu"])], "relu", seconds=0.004)
     assert "took 0.0 s" not in plain(res) and "took 0.004 s" in plain(res)
+
+
+def test_a_float32_mse_grad_feeding_float64_layers_is_graded_in_float32_not_a_dtype_crash():
+    ns = solutions_namespace()
+    src = "def mse_grad(inp, targ):\n    inp.g = (2.0 * (inp[:, 0] - targ)[:, None] / inp.shape[0]).float()\n"
+    exec(compile(src, "<mine>", "exec"), ns)
+    r = grade("forward_and_backward", ns["forward_and_backward"])
+    assert r.status == "pass" and "float32" in r.hint
