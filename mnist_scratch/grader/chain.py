@@ -115,12 +115,12 @@ def run_case(ctx: Ctx, op: Op, t: dict[str, Tensor]):
     The returned tensors are float64 copies of what the learner's code saw, so the references match its inputs.
     """
     try:
-        return t, ctx.call(op, t)
+        return t, ctx.call(op, t | {"targ": ctx.targets(t["targ"])})
     except Failed as f:
         if f.status != "error" or not DTYPE_CLASH.search(f.hint):
             raise
     t32 = {k: v.float() if v.is_floating_point() else v for k, v in t.items()}
-    value = ctx.call(op, t32)
+    value = ctx.call(op, t32 | {"targ": ctx.targets(t32["targ"])})
     if FLOAT32_NOTE not in ctx.notes:
         ctx.notes.append(FLOAT32_NOTE)
     return {k: v.double() if v.is_floating_point() else v for k, v in t32.items()}, value

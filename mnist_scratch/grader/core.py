@@ -102,6 +102,11 @@ class Ctx:
     worst: float = 0.0
     notes: list[str] = field(default_factory=list)
     learner: object = None
+    column_targets: bool = False  # send targets as (bs, 1) columns, as the 2019 lesson's y_train.unsqueeze(-1)
+
+    def targets(self, targ: Tensor) -> Tensor:
+        """The targets in the shape this grading sends them: (bs,) as the lesson has them, or a (bs, 1) column."""
+        return targ[:, None].clone() if self.column_targets else targ
 
     def op(self, name: str, *bound) -> Op:
         """The learner-side operation `name` with its first arguments (a rule's name, a class's constructor args)."""

@@ -53,7 +53,7 @@ def _ratio(got: Tensor, want: Tensor) -> "float | None":
 def _offset(got: Tensor, want: Tensor) -> "float | None":
     """d when got == want + d for one constant d != 0 over at least two entries, else None."""
     diff = (got.double() - want.double()).reshape(-1)
-    if diff.numel() < 2:
+    if diff.numel() < 2 or not bool(want.any()):  # all zeros right: no shape to be shifted
         return None
     d = diff.mean().item()
     scale = max(want.double().abs().max().item(), abs(d), 1e-300)
@@ -142,7 +142,7 @@ def diagnose(
         return Diagnosis("offset", f"{label} is off by a constant {off:+.4g} everywhere: something adds or subtracts "
                                    "a constant (a shifted ReLU, a stray bias) that the right answer does not have")
     if want.numel() == 1:
-        return Diagnosis("values", f"{label} is {got.double().reshape(-1)[0].item():.6g}; the right answer is "
-                                   f"{want.double().reshape(-1)[0].item():.6g}")
+        return Diagnosis("values", f"{label} is {got.double().reshape(-1)[0].item():.8g}; the right answer is "
+                                   f"{want.double().reshape(-1)[0].item():.8g}")
     return Diagnosis("values", f"{label} is wrong (max rel diff {max_rel(got, want):.2e}) and not a constant "
                                "multiple of the right answer")

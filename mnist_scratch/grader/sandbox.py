@@ -177,6 +177,13 @@ def adopt_grad(ts: list) -> tuple[str, ...]:
 
 def run_op(fn: Callable, *args, seconds: float, is_theirs: Callable[[str], bool], stdout) -> Ran:
     """run() with grad mode off and autograd watched: a rule that computes its gradient with autograd is not one."""
+    for t in tensors_in(args):  # an upstream gradient on .g is on .grad too, for code written the .grad way
+        g = t.__dict__.get("g")
+        if isinstance(g, torch.Tensor) and t.grad is None:
+            try:
+                t.grad = g
+            except (RuntimeError, TypeError):
+                pass
     with watch_autograd() as used, torch.no_grad():
         ran = run(fn, *args, seconds=seconds, is_theirs=is_theirs, stdout=stdout)
     if used:

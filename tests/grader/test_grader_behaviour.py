@@ -161,3 +161,15 @@ def test_a_float32_mse_grad_feeding_float64_layers_is_graded_in_float32_not_a_dt
     exec(compile(src, "<mine>", "exec"), ns)
     r = grade("forward_and_backward", ns["forward_and_backward"])
     assert r.status == "pass" and "float32" in r.hint
+
+
+def test_an_mse_written_for_column_targets_passes_with_a_note_and_a_broadcast_one_is_still_wrong():
+    def mse(output, targ):  # right when targ is (bs, 1), as after y_train.unsqueeze(-1)
+        return (output - targ).pow(2).mean()
+
+    def mse_flat(output, targ):  # (bs, 1) minus (bs,) whatever shape targ comes in
+        return (output - targ.reshape(-1)).pow(2).mean()
+
+    r = grade("mse", mse)
+    assert r.status == "pass" and "(bs, 1) targets" in r.hint
+    assert (grade("mse", mse_flat).status, grade("mse", mse_flat).key) == ("wrong", "broadcast")
