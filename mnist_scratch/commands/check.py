@@ -54,9 +54,13 @@ def check(
             raise UsageError("give the FILE to check (or --mutants); write one with `mnist-scratch exercise`")
         if not file.is_file():
             raise UsageError(f"{file} is not a file")
+        from mnist_scratch.grader.spawn import MEMORY_MB, OUTPUT_BYTES, spawn
+
+        # the child imports torch while this process does: the two start-ups overlap
+        child = spawn(memory_mb=MEMORY_MB, cpu_seconds=int(file_timeout) + 1, output_bytes=OUTPUT_BYTES)
         from mnist_scratch.grader import check_file
 
-        res = check_file(file, part=part, seconds=timeout, file_seconds=file_timeout)
+        res = check_file(file, part=part, seconds=timeout, file_seconds=file_timeout, child=child)
         report.render(res, as_json=as_json)
     if not res.ok:
         raise typer.Exit(1)

@@ -62,15 +62,16 @@ def grade_namespace(ns: dict, *, part: "str | None" = None, names: "tuple[str, .
 
 
 def check_file(path: Path, *, part: "str | None" = None, seconds: float = TIMEOUT,
-               file_seconds: float = FILE_TIMEOUT) -> CheckResult:
+               file_seconds: float = FILE_TIMEOUT, child=None) -> CheckResult:
     """Load path (.py / .ipynb) in a child process and grade it from here; the child is gone when this returns.
 
     seconds bounds each rule (and each cell while loading), file_seconds the whole file. A syntax error grades
-    nothing and names the line.
+    nothing and names the line. child: one started earlier with spawn.spawn (used for the first load).
     """
     t0 = time.perf_counter()
     rules = rules_of(part)
-    learner = RemoteLearner(path, seconds=seconds, file_seconds=file_seconds, names=tuple(r.name for r in RULES))
+    learner = RemoteLearner(path, seconds=seconds, file_seconds=file_seconds, names=tuple(r.name for r in RULES),
+                            child=child)
     try:
         loaded = learner.start()
         if loaded.get("usage_error"):

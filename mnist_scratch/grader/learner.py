@@ -8,21 +8,17 @@ everything it started and a fresh one reloads the file for the next rule.
 
 import functools
 import os
-import shutil
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import torch
 
-from mnist_scratch.grader import adapters, wire
+from mnist_scratch.grader import adapters, spawn, wire
 from mnist_scratch.grader.sandbox import Bounded, Ran, learner_frames, run_op
+from mnist_scratch.grader.spawn import MEMORY_MB, OUTPUT_BYTES
 
 GRACE = 1.0  # seconds past a rule's limit before the child is killed (its own alarm usually stops it first)
-MEMORY_MB = 2048  # address space the learner's code may map on top of torch
-OUTPUT_BYTES = 65536  # what the learner's prints may leave; the rest is counted and dropped
 
 
 class LocalLearner:
@@ -39,74 +35,29 @@ class LocalLearner:
                       stdout=stdout if stdout is not None else Bounded())
 
 
-@functools.cache
-def _pidns() -> bool:
-    """Whether `unshare` can give the child its own PID namespace here (unprivileged user namespaces allowed)."""
-    exe = shutil.which("unshare")
-    if not exe:
-        return False
-    try:
-        return subprocess.run([exe, "-Upf", "--kill-child", "true"], capture_output=True, timeout=5).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-class _Drain(threading.Thread):
-    """Reads the child's stdout and stderr as they come, keeping the first bytes and counting the rest."""
-
-    def __init__(self, fd: int, limit: int):
-        super().__init__(daemon=True)
-        self.fd, self.limit, self.kept, self.dropped = fd, limit, bytearray(), 0
-
-    def run(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.fd, 1 << 16)
-            except OSError:
-                break
-            if not chunk:
-                break
-            room = self.limit - len(self.kept)
-            self.kept += chunk[:max(room, 0)]
-            self.dropped += max(0, len(chunk) - max(room, 0))
-        os.close(self.fd)
-
-
 class RemoteLearner:
     """The learner's file loaded in a child process; every operation is a request over a pipe, under a deadline."""
 
     def __init__(self, path: Path, *, seconds: float, file_seconds: float, names: tuple[str, ...],
-                 memory_mb: int = MEMORY_MB, output_bytes: int = OUTPUT_BYTES, pidns: "bool | None" = None):
+                 memory_mb: int = MEMORY_MB, output_bytes: int = OUTPUT_BYTES, pidns: "bool | None" = None,
+                 child: "spawn.Child | None" = None):
         self.path, self.seconds, self.names = path, seconds, names
         self.deadline = time.monotonic() + file_seconds
         self.file_seconds, self.memory_mb, self.output_bytes = file_seconds, memory_mb, output_bytes
-        self.pidns = _pidns() if pidns is None else pidns
+        self.pidns = pidns
         self.proc, self.drains, self.notes = None, [], []
         self.loaded: dict = {}
+        self.ready = child  # a child started earlier (check starts it before importing torch)
 
     # process management
 
     def _spawn(self) -> None:
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        out_r, out_w = os.pipe()
-        cpu = max(1, int(self.deadline - time.monotonic()) + 1)
-        cmd = [sys.executable, "-m", "mnist_scratch.grader.child"]
-        cmd += [] if self.pidns else ["--reaper"]
-        cmd += [str(req_r), str(rep_w), str(self.memory_mb), str(cpu)]
-        if self.pidns:
-            cmd = [shutil.which("unshare"), "-Upf", "--kill-child", *cmd]
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-        try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-                                         pass_fds=(req_r, rep_w), env=env, start_new_session=True)
-        finally:
-            for fd in (req_r, rep_w, out_w):
-                os.close(fd)
-        self.fd_out, self.fd_in = req_w, rep_r
-        drain = _Drain(out_r, self.output_bytes)
-        drain.start()
-        self.drains.append(drain)
+        child, self.ready = self.ready, None
+        if child is None:
+            child = spawn.spawn(memory_mb=self.memory_mb, cpu_seconds=int(self._left()) + 1,
+                                output_bytes=self.output_bytes, use_pidns=self.pidns)
+        self.proc, self.fd_out, self.fd_in, self.pidns = child.proc, child.fd_out, child.fd_in, child.pidns
+        self.drains.append(child.drain)
 
     def kill(self) -> None:
         """The child and everything it started, gone (its namespace torn down, or its reaper told to clean up)."""
@@ -135,7 +86,9 @@ class RemoteLearner:
             d.join(0.2)
 
     def close(self) -> list[str]:
-        """Kill the child; the notes about its output."""
+        """Kill the child (and one started but never used); the notes about its output."""
+        if self.ready is not None:
+            self._spawn()
         self.kill()
         dropped = sum(d.dropped for d in self.drains)
         if dropped:
