@@ -43,7 +43,7 @@ def _ratio(got: Tensor, want: Tensor) -> "float | None":
     """c when got == c * want (least squares, residual tiny), else None."""
     g, w = got.double().reshape(-1), want.double().reshape(-1)
     ww = (w * w).sum().item()
-    if ww == 0 or w.numel() < 2:  # any two numbers have a ratio: one number says nothing about a factor
+    if ww == 0:
         return None
     c = (g * w).sum().item() / ww
     resid = (g - c * w).abs().max().item()
@@ -136,7 +136,9 @@ def diagnose(
                                       "(exp of a large number? subtract the row max first, as logsumexp does)")
     c = _ratio(got, want)
     if c is not None and not _near(c, 1.0):
-        return by_ratio(label, c, bs, role)
+        d = by_ratio(label, c, bs, role)
+        if d.key != "scale" or want.numel() > 1:  # any two numbers have some ratio: only a named one means much
+            return d
     off = _offset(got, want)
     if off is not None:
         return Diagnosis("offset", f"{label} is off by a constant {off:+.4g} everywhere: something adds or subtracts "

@@ -132,10 +132,10 @@ def test_autograd_inside_a_rule_is_caught_in_process_too():
     assert (r.status, r.key) == ("autograd", "autograd")
 
 
-def test_a_wrong_one_element_tensor_gets_no_ratio():
+def test_a_wrong_one_element_tensor_gets_no_arbitrary_ratio():
     ns = solutions_namespace()
     src = ("class Model(Model):\n    def __call__(self, x, targ):\n"
-           "        return 3.0 * super().__call__(x, targ)\n")
+           "        return 3.7 * super().__call__(x, targ)\n")
     exec(compile(src, "<mine>", "exec"), ns)
     r = grade("Model", ns["Model"])
     assert r.status == "wrong" and "×" not in r.hint and "the right answer is" in r.hint

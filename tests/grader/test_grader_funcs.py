@@ -163,9 +163,8 @@ def test_he_init_2_percent_off_passes_and_unscaled_randn_is_named():
     ("mse", "(output - targ.reshape(-1)).pow(2).mean()",
      "(bs, 1) minus (bs,) broadcasts to (bs, bs), so this averages bs² differences: use output[:, 0]", "broadcast",
      0.8465483784862807),
-    # one number has no factor to name (issue 19): its value and the right one are said instead
-    ("mse", "(output[:, 0] - targ).pow(2).mean() * 2", "mse(output, targ) is 10.035846; the right answer is "
-                                                       "5.0179232", "values", 1.0),
+    ("mse", "(output[:, 0] - targ).pow(2).mean() * 2", "mse(output, targ) is twice the right answer: a factor 2 too "
+                                                       "many", "double", 1.0),
 ], ids=["lin_no_bias", "lin_double", "relu_side", "relu_double", "mse_broadcast", "mse_double"])
 def test_each_forward_mistake_is_named_with_the_call_it_failed(name, body, hint, key, rel):
     args = {"lin": "x, w, b", "relu": "x", "mse": "output, targ"}[name]

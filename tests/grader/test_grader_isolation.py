@@ -46,10 +46,11 @@ def alive(marker: str) -> list[int]:
         if name.isdigit():
             try:
                 with open(f"/proc/{name}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        found.append(int(name))
-            except OSError:
-                pass
+                    cmdline = f.read()
+            except OSError:  # gone meanwhile
+                continue
+            if marker.encode() in cmdline:
+                found.append(int(name))
     return found
 
 
@@ -145,14 +146,16 @@ def test_a_non_daemon_thread_does_not_keep_check_running(tmp_path):
 @pytest.mark.parametrize("setsid", [False, True])
 def test_a_forked_sleeper_dies_with_check(tmp_path, setsid):
     marker = f"sleeper-{uuid.uuid4().hex}"
+    started = tmp_path / "started"
     src = SOLUTIONS + (
-        "\nimport os\nif os.fork() == 0:\n"
+        "\nimport os, sys\nif os.fork() == 0:\n"
         + ("    os.setsid()\n    if os.fork():\n        os._exit(0)\n" if setsid else "")
-        + f"    os.execvp('sleep', ['sleep', '600', '{marker}'])\n")
+        + f"    open({str(started)!r}, 'w').close()\n"
+        + f"    os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(600)', '{marker}'])\n")
     code, rep, _, wall = check(tmp_path, src, "--file-timeout", "30")  # returns: nothing holds its stdout
     assert code == 0 and rep["ok"] and wall < 30 + SLACK
     time.sleep(0.5)
-    assert alive(marker) == []
+    assert started.exists() and alive(marker) == []  # it ran, and it is gone
 
 
 def test_a_huge_print_is_dropped_past_a_bound(tmp_path):
