@@ -54,10 +54,12 @@ def check(
             raise UsageError("give the FILE to check (or --mutants); write one with `mnist-scratch exercise`")
         if not file.is_file():
             raise UsageError(f"{file} is not a file")
-        from mnist_scratch.grader.spawn import MEMORY_MB, OUTPUT_BYTES, spawn
+        from mnist_scratch.grader.solutions import BY_NAME
+        from mnist_scratch.grader.spawn import MEMORY_MB, OUTPUT_BYTES, spawn_loading
 
-        # the child imports torch while this process does: the two start-ups overlap
-        child = spawn(memory_mb=MEMORY_MB, cpu_seconds=int(file_timeout) + 1, output_bytes=OUTPUT_BYTES)
+        # the child imports torch and loads the file while this process imports torch: the start-ups overlap
+        child = spawn_loading(str(file), seconds=timeout, names=tuple(BY_NAME), memory_mb=MEMORY_MB,
+                              cpu_seconds=int(file_timeout) + 1, output_bytes=OUTPUT_BYTES)
         from mnist_scratch.grader import check_file
 
         res = check_file(file, part=part, seconds=timeout, file_seconds=file_timeout, child=child)

@@ -48,16 +48,20 @@ class RemoteLearner:
         self.proc, self.drains, self.notes = None, [], []
         self.loaded: dict = {}
         self.ready = child  # a child started earlier (check starts it before importing torch)
+        if child is not None:
+            self.deadline = child.started + file_seconds
 
     # process management
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> bool:
+        """Start a child (or take the one started earlier); True when it is loading the file already."""
         child, self.ready = self.ready, None
         if child is None:
             child = spawn.spawn(memory_mb=self.memory_mb, cpu_seconds=int(self._left()) + 1,
                                 output_bytes=self.output_bytes, use_pidns=self.pidns)
         self.proc, self.fd_out, self.fd_in, self.pidns = child.proc, child.fd_out, child.fd_in, child.pidns
         self.drains.append(child.drain)
+        return child.loading
 
     def kill(self) -> None:
         """The child and everything it started, gone (its namespace torn down, or its reaper told to clean up)."""
@@ -120,9 +124,8 @@ class RemoteLearner:
 
     def start(self) -> dict:
         """Spawn the child and load the file: {"syntax_error", "notes", "kinds"}."""
-        self._spawn()
-        frame = wire.encode({"op": "load", "path": str(self.path), "seconds": self.seconds,
-                             "names": list(self.names)}, {})
+        loading = self._spawn()
+        frame = b"" if loading else spawn.load_frame(str(self.path), self.seconds, self.names)
         try:
             header, _ = self._request(frame, self._left())
         except wire.WireError as e:

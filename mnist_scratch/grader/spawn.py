@@ -4,12 +4,14 @@ Kept light so `check` can start the child first and import torch in both process
 """
 
 import functools
+import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 MEMORY_MB = 2048  # address space the learner's code may map on top of torch
 OUTPUT_BYTES = 65536  # what the learner's prints may leave; the rest is counted and dropped
@@ -57,6 +59,15 @@ class Child:
     fd_in: int  # replies come from here
     drain: Drain
     pidns: bool
+    started: float = field(default_factory=time.monotonic)  # the file's time limit counts from here
+    loading: bool = False  # the load request is sent already
+
+
+def load_frame(path: str, seconds: float, names) -> bytes:
+    """The request that loads a file (plain JSON, no tensors: wire.py's frame format, built without torch)."""
+    body = json.dumps({"op": "load", "path": path, "seconds": seconds, "names": list(names), "values": {},
+                       "tensors": []}).encode()
+    return len(body).to_bytes(4, "big") + (0).to_bytes(4, "big") + body
 
 
 def spawn(*, memory_mb: int, cpu_seconds: int, output_bytes: int, use_pidns: "bool | None" = None) -> Child:
@@ -83,3 +94,14 @@ def spawn(*, memory_mb: int, cpu_seconds: int, output_bytes: int, use_pidns: "bo
     drain = Drain(out_r, output_bytes)
     drain.start()
     return Child(proc, req_w, rep_r, drain, ns)
+
+
+def spawn_loading(path: str, *, seconds: float, names, **kw) -> Child:
+    """spawn(), then ask it to load path at once: the file loads while this process is still importing torch."""
+    child = spawn(**kw)
+    try:
+        os.write(child.fd_out, load_frame(path, seconds, names))  # a few hundred bytes: fits the pipe buffer
+        child.loading = True
+    except OSError:
+        pass
+    return child
