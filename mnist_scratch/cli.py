@@ -1,12 +1,19 @@
 """The Typer app: one thin command each; errors become exit codes here and nowhere else."""
 
+import inspect
 import os
+import re
 import signal
 import sys
 from typing import Annotated
 
 import typer
 import typer.core
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from typer import rich_utils
 
 from mnist_scratch import __version__, streams
 from mnist_scratch.atomic import shown
@@ -16,11 +23,14 @@ from mnist_scratch.commands import (
     download,
     evaluate,
     exercise,
+    export,
     gradcheck,
     init,
     lr_find,
     matmul,
     plot,
+    predict,
+    serve,
     show,
     train,
 )
@@ -36,11 +46,41 @@ def _bare_flags(params: list) -> list:
     return params
 
 
+NARROW = 100  # below this many columns --help lists each option above its help, which then has the whole width
+
+
+def _stacked_panel(*, name: str, params: list, ctx, markup_mode, console) -> None:
+    """One panel of --help with each option on a line and its help indented under it."""
+    if not params:
+        return
+    grid = Table.grid(expand=True)
+    for p in params:
+        names = p.display_name_raw if isinstance(p, typer.core.TyperArgument) else ", ".join([*p.opts,
+                                                                                            *p.secondary_opts])
+        grid.add_row(Text.assemble((names, "bold cyan"), " ", (p.display_type_rich(ctx=ctx) or "", "bold yellow")))
+        grid.add_row(Padding(rich_utils._get_parameter_help(param=p, ctx=ctx, markup_mode=markup_mode), (0, 0, 0, 4)))
+    console.print(Panel(grid, border_style="dim", title=name, title_align="left"))
+
+
 class Command(typer.core.TyperCommand):
-    """Every command: flags shown bare in --help."""
+    """Every command: flags shown bare in --help, paragraphs reflowed to the terminal, options stacked when narrow."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        if self.help:  # a docstring's line breaks are the source's, not the terminal's
+            self.help = re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(self.help))
 
     def get_params(self, ctx):
         return _bare_flags(super().get_params(ctx))
+
+    def format_help(self, ctx, formatter):
+        if rich_utils._get_rich_console().width >= NARROW:
+            return super().format_help(ctx, formatter)
+        table_panel, rich_utils._print_options_panel = rich_utils._print_options_panel, _stacked_panel
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            rich_utils._print_options_panel = table_panel
 
 
 class GuardedGroup(typer.core.TyperGroup):
@@ -113,7 +153,8 @@ def root(
 for name, fn in (("download", download.download), ("gradcheck", gradcheck.gradcheck), ("train", train.train),
                  ("evaluate", evaluate.evaluate), ("matmul", matmul.matmul), ("init", init.init),
                  ("show", show.show), ("bench", bench.bench), ("plot", plot.plot),
-                 ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find)):
+                 ("exercise", exercise.exercise), ("check", check.check), ("lr-find", lr_find.lr_find),
+                 ("predict", predict.predict), ("serve", serve.serve), ("export", export.export)):
     app.command(name, cls=Command)(fn)
 
 

@@ -123,18 +123,24 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
     return check
 
 
-def opt(default: Any, help: str, check: Callable[[Any], Any], choices: "tuple[str, ...] | None" = None) -> Any:
-    """A config field: its default, its help line, its check (value -> value in the field's type), its choices."""
-    return field(default=default, metadata={"help": help, "check": check, "choices": choices})
+MODEL, OPTIMISER, DATA, RUN, STATS, PARALLEL, ADVANCED = (  # the --help panels, in this order
+    "Model", "Optimiser", "Data", "Run & output", "Statistics & logs", "Parallel", "Advanced")
+
+
+def opt(default: Any, help: str, check: Callable[[Any], Any], choices: "tuple[str, ...] | None" = None,
+        panel: str = OPTIMISER) -> Any:
+    """A config field: its default, its help line, its check (value -> value in the field's type), its choices and
+    the --help panel it is listed in."""
+    return field(default=default, metadata={"help": help, "check": check, "choices": choices, "panel": panel})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run; saved with every result. The defaults are the tuned recipe."""
 
-    nh: tuple[int, ...] = opt((50,), "Hidden sizes: 50, or 100,50 for two hidden layers.", _nh)
+    nh: tuple[int, ...] = opt((50,), "Hidden sizes: 50, or 100,50 for two hidden layers.", _nh, panel=MODEL)
     loss: str = opt("ce", "ce: 10 outputs, softmax cross-entropy; mse: the lesson's one output.", _one_of(LOSSES),
-                    LOSSES)
+                    LOSSES, MODEL)
     epochs: int = opt(5, "Passes over the 50,000 training images.", _count)
     bs: int = opt(64, "Batch size.", _count)
     lr: float = opt(0.05, "Peak learning rate.", _num(positive=True))
@@ -142,21 +148,23 @@ class TrainConfig:
     weight_decay: float = opt(1e-3, "L2 weight decay, as torch.optim.SGD applies it.", _num())
     lr_schedule: str = opt("onecycle", "Learning rate over the run: constant, onecycle (warm up, anneal) or "
                            "cosine.", _one_of(SCHEDULES), SCHEDULES)
-    seed: int = opt(42, "Seed of the init and of every epoch's shuffle.", _seed)
-    device: str = opt("cpu", "cpu, cuda, or auto (cuda when there is one).", _one_of(DEVICES), DEVICES)
+    seed: int = opt(42, "Seed of the init and of every epoch's shuffle.", _seed, panel=RUN)
+    device: str = opt("cpu", "cpu, cuda, or auto (cuda when there is one).", _one_of(DEVICES), DEVICES, ADVANCED)
     engine: str = opt("manual", "manual: the fused hand-written backward pass; reference: the readable lesson "
-                      "classes; autograd: the same model by PyTorch autograd.", _one_of(ENGINES), ENGINES)
+                      "classes; autograd: the same model by PyTorch autograd.", _one_of(ENGINES), ENGINES, ADVANCED)
     threads: int = opt(0, "torch CPU threads (0: torch's default, one per core); 1 is steadier on a busy machine.",
-                       _threads)
+                       _threads, panel=ADVANCED)
     matmul_precision: str = opt(
         "highest", "float32 matmuls: highest (exact), high (TF32 on GPUs), medium (bfloat16 GEMMs where the "
-        "hardware has them).", _one_of(PRECISIONS), PRECISIONS)
+        "hardware has them).", _one_of(PRECISIONS), PRECISIONS, ADVANCED)
     procs: int = opt(1, "Worker processes on this machine, each training on its share of every batch (data "
                      "parallel; gloo on the CPU, NCCL on CUDA). Under torchrun the world comes from torchrun.",
-                     _procs)
+                     _procs, panel=PARALLEL)
     dist_timeout: float = opt(60.0, "Seconds a worker waits for the others (the process-group timeout): a dead or "
-                              "hung worker stops the rest after at most this long.", _num(positive=True))
-    stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every)
+                              "hung worker stops the rest after at most this long.", _num(positive=True),
+                              panel=PARALLEL)
+    stats_every: int = opt(100, "Record layer statistics every this many steps (0: off); see `plot`.", _every,
+                           panel=STATS)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-friendly dict."""

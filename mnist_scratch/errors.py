@@ -53,3 +53,7 @@ class TargetMissed(MnistScratchError):
 
 class PeerLostError(TrainingError):
     """A collective failed or timed out: another worker process died, hung or could not be reached."""
+
+
+class ImagesRefused(MnistScratchError):
+    """`predict`: some images could not be read (each named on stderr); the others were still predicted (exit 1)."""

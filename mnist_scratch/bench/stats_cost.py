@@ -1,7 +1,7 @@
 """The cost of training statistics: fit() with them off beside fit() recording them every k steps, interleaved.
 
 Pure measuring code (the records go to a temporary folder that is removed). Every variant runs fit() itself, the
-same code path `train` takes: statistics off (Hooks()), then a StatsRecorder every k steps writing stats.jsonl,
+same code path `train` takes: statistics off (no callbacks), then a StatsRecorder every k steps writing stats.jsonl,
 losses.jsonl and histogram chunks. The valid split is one batch, so the figure is the training steps' cost.
 Both wall time and the process's CPU time are kept: on a machine shared with other work, the CPU time of a
 one-thread run is the steadier measure (time spent waiting for a core is not counted).
@@ -19,7 +19,7 @@ import torch
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import ENGINES
-from mnist_scratch.training.fit import Hooks, fit, lr_at
+from mnist_scratch.training.fit import fit, lr_at
 from mnist_scratch.training.statslog import StatsRecorder
 
 KS = (0, 10, 25, 50, 100, 200)  # 0: statistics off; the smallest k > 0 gives the clearest per-stats-step cost
@@ -66,9 +66,9 @@ def time_fit(x, y, cfg: TrainConfig, k: int, tmp: Path) -> tuple[float, float]:
     engine = ENGINES[cfg.engine](model, cfg)
     data = _Data(x, y, x[: cfg.bs], y[: cfg.bs])
     nb = math.ceil(len(x) / cfg.bs)
-    hooks = Hooks() if k == 0 else StatsRecorder(tmp / f"k{k}", k, nb, nb, lambda t: lr_at(cfg, t), Hooks())
+    cbs = [] if k == 0 else [StatsRecorder(tmp / f"k{k}", k, nb, nb, lambda t: lr_at(cfg, t))]
     t0, c0 = time.perf_counter(), time.process_time()
-    fit(engine, data, cfg, hooks)
+    fit(engine, data, cfg, cbs)
     return time.perf_counter() - t0, time.process_time() - c0
 
 

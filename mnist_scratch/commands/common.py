@@ -7,10 +7,12 @@ from typing import Annotated, Any
 import typer
 
 from mnist_scratch.config import (
+    DATA,
     DEVICES,
     ENGINES,
     LOSSES,
     PRECISIONS,
+    RUN,
     SCHEDULES,
     TrainConfig,
     default_text,
@@ -25,9 +27,11 @@ DataDir = Annotated[
         envvar="MNIST_SCRATCH_DATA",
         help="Cache folder for the dataset (default: the per-user cache folder).",
         show_default=False,
+        rich_help_panel=DATA,
     ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.",
+                                    rich_help_panel=RUN)]
 
 
 def choices(name: str, values: "tuple[str, ...]") -> type[Enum]:
@@ -45,7 +49,7 @@ Dtype = choices("Dtype", ("float32", "float64"))
 
 def config_option(name: str, **kw: Any) -> Any:
     """A `train` option for TrainConfig field `name`, its help taken from the field."""
-    return typer.Option(help=meta(name)["help"], **kw)
+    return typer.Option(help=meta(name)["help"], rich_help_panel=meta(name)["panel"], **kw)
 
 
 def config_default(name: str) -> Any:

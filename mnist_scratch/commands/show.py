@@ -54,8 +54,8 @@ def show(
     if cols is not None and cols < 1:
         raise UsageError(f"--cols must be at least 1, got {cols}")
     from mnist_scratch.data import load_dataset
-    from mnist_scratch.lesson import digits
     from mnist_scratch.report import show as report
+    from mnist_scratch.training import digits
 
     model = None
     if checkpoint is not None:

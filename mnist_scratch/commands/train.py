@@ -1,5 +1,6 @@
 """`mnist-scratch train`: minibatch SGD on the hand-written backward pass."""
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -76,16 +77,11 @@ def train(
     --procs N trains in N processes, each on its share of every batch (the same run, equal to round-off); the same
     command also runs under `torchrun --nproc-per-node N -m mnist_scratch train ...`.
     """
-    import dataclasses
-
-    from mnist_scratch.commands import ranks
     from mnist_scratch.data import load_dataset
     from mnist_scratch.errors import UsageError
-    from mnist_scratch.interrupts import EXIT_CODES
     from mnist_scratch.limits import check_threads
     from mnist_scratch.report import train as report
-    from mnist_scratch.training import distributed, runs, target
-    from mnist_scratch.training.fit import Hooks
+    from mnist_scratch.training import distributed, ranks, runs, target
 
     if config == "list":
         return report.render_configs()
@@ -102,49 +98,66 @@ def train(
         raise UsageError("--stats and --no-stats contradict each other: give one")
     if no_stats:
         typed["stats_every"] = 0
-    p = runs.plan(config, typed, out=out, resume=resume)
-    if stats and not p.cfg.stats_every:  # --stats turns recording on where a config turned it off
-        p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, stats_every=config_default("stats_every")))
+    world = distributed.from_env()  # set when torchrun started this process
+    p = runs.plan(config, typed, out=out, resume=resume, stats=stats, rules=rules is not None,
+                  world_size=None if world is None else world.size)
     if tensorboard is not None:
         from mnist_scratch.training.tensorboard import check_available as check_tensorboard
 
         check_tensorboard()
     check_threads(p.cfg.threads or None)  # before any data is read (train_run checks it for library callers)
-    world = distributed.from_env()
-    if world is not None or p.cfg.procs > 1:  # torchrun started this process, or --procs starts the workers
-        if rules is not None:
-            raise UsageError("--rules trains in one process: drop --procs")
-        show = ranks.Show(data_dir, as_json, no_progress, plot, target_acc)
-        if plot is not None:
-            from mnist_scratch.report.plots import check_available
-
-            check_available(plot)
-        code = (ranks.launch_training(p, show) if world is None
-                else ranks.under_torchrun(p, world, typed.get("procs"), show))
-        if code:
-            raise typer.Exit(code)
-        return
+    show = Show(as_json, no_progress, stats, plot, target_acc)
+    parallel = world is not None or p.cfg.procs > 1  # torchrun started this process, or --procs starts the workers
+    if parallel and rules is not None:
+        raise UsageError("--rules trains in one process: drop --procs")
     if plot is not None:
         from mnist_scratch.report.plots import check_available
 
         check_available(plot)
-    factory = None
-    if rules is not None:
-        factory = _learner_engine(rules, p.cfg, as_json)
-        # what the run folder records: the same math as the project's reference rules, so evaluate/--resume work
-        p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, engine="reference"))
-    data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
-    display = Hooks() if as_json else report.TableHooks(progress=not no_progress, stats=stats)
-    run = runs.train_run(p, data, display, factory, tensorboard=tensorboard)
-    gate = None if target_acc is None else target.gate(run.history, target_acc)
-    report.render(run, as_json=as_json, gate=gate)
-    if plot is not None and run.history:  # an interrupted run with no finished epoch has nothing to draw
-        from mnist_scratch.report.plots import plot_history
+    if parallel:
+        code = (ranks.launch_training(p, data_dir, show) if world is None
+                else ranks.under_torchrun(p, world, data_dir, show))
+    else:
+        factory = None if rules is None else _learner_engine(rules, p.cfg, as_json)
+        data = load_dataset(data_dir, device=runs.resolve_device(p.cfg.device))
+        code = show.end(runs.train_run(p, data, show.display(), factory, tensorboard=tensorboard))
+    if code:
+        raise typer.Exit(code)
 
-        plot_history(run.history, plot)
-    if run.interrupted:  # Ctrl-C exits 130, SIGTERM 143, each after the table so far and a note
-        raise typer.Exit(EXIT_CODES.get(run.signal, 130))
-    target.enforce(gate)
+
+@dataclass(frozen=True)
+class Show:
+    """How `train` shows a run, in one process or on rank 0 of many (sent to the workers: it pickles)."""
+
+    as_json: bool
+    no_progress: bool
+    stats: bool
+    plot: "Path | None"
+    target_acc: "float | None"  # --target-acc: the best valid accuracy must reach it (exit 3 below it)
+
+    def display(self) -> list:
+        """The callbacks that show the run as it trains: the table and progress bars, none for --json."""
+        from mnist_scratch.report.train import TableCallback
+
+        return [] if self.as_json else [TableCallback(progress=not self.no_progress, stats=self.stats)]
+
+    def end(self, run) -> int:
+        """The end of every run: gate, render, plot; the exit code (130 after Ctrl-C, 143 after SIGTERM, each after
+        the table so far and a note); a missed --target-acc raises (exit 3)."""
+        from mnist_scratch.interrupts import EXIT_CODES
+        from mnist_scratch.report import train as report
+        from mnist_scratch.training import target
+
+        gate = None if self.target_acc is None else target.gate(run.history, self.target_acc)
+        report.render(run, as_json=self.as_json, gate=gate)
+        if self.plot is not None and run.history:  # an interrupted run with no finished epoch has nothing to draw
+            from mnist_scratch.report.plots import plot_history
+
+            plot_history(run.history, self.plot)
+        if run.interrupted:
+            return EXIT_CODES.get(run.signal, 130)
+        target.enforce(gate)
+        return 0
 
 
 def _learner_engine(rules: Path, cfg, as_json: bool):

@@ -46,19 +46,6 @@ def parse_idx(data: bytes | bytearray | memoryview, name: str = "idx") -> np.nda
     return arr if dtype.itemsize == 1 else arr.astype(dtype.newbyteorder("="))
 
 
-def write_idx(arr: np.ndarray) -> bytes:
-    """Serialize an array as idx bytes (big-endian payload)."""
-    arr = np.asarray(arr)
-    codes = {np.dtype(v).newbyteorder("="): k for k, v in IDX_DTYPES.items()}
-    code = codes.get(arr.dtype.newbyteorder("="))
-    if code is None:
-        raise FormatError(f"idx cannot hold dtype {arr.dtype}")
-    if not 1 <= arr.ndim <= MAX_NDIM:
-        raise FormatError(f"idx cannot hold {arr.ndim} dimensions")
-    header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    return header + arr.astype(np.dtype(IDX_DTYPES[code])).tobytes()
-
-
 def gunzip(src: BinaryIO | bytes, cap: int, name: str = "gzip") -> bytes:
     """Decompress a whole gzip stream; FormatError if it is not gzip, is truncated or exceeds cap bytes."""
     fileobj = io.BytesIO(src) if isinstance(src, bytes | bytearray) else src

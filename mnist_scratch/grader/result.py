@@ -1,4 +1,4 @@
-"""What a check returns: one row per rule, and the whole, which renders itself in a terminal and in Jupyter."""
+"""What a check returns: one row per rule, and the whole (report.check.CheckReport shows it in Jupyter)."""
 
 import math
 from dataclasses import dataclass, field
@@ -23,9 +23,10 @@ class RuleResult:
         return self.status == "pass"
 
     def to_dict(self) -> dict:
-        """The JSON row autograders read."""
+        """The JSON row autograders read: the verdict, the diagnosis and its key, the learner's traceback lines."""
         rel = self.max_rel if self.max_rel is not None and math.isfinite(self.max_rel) else None
-        return {"name": self.name, "status": self.status, "max_rel": rel, "hint": self.hint}
+        return {"name": self.name, "part": self.part, "status": self.status, "max_rel": rel, "hint": self.hint,
+                "key": self.key, "traceback": list(self.traceback)}
 
 
 @dataclass
@@ -59,18 +60,3 @@ class CheckResult:
         if self.notes:
             d["notes"] = self.notes
         return d
-
-    def __rich__(self):
-        from mnist_scratch.report.check import renderable
-
-        return renderable(self)
-
-    def _repr_html_(self) -> str:
-        from mnist_scratch.report.check import html
-
-        return html(self)
-
-    def __repr__(self) -> str:
-        from mnist_scratch.report.check import plain
-
-        return plain(self)

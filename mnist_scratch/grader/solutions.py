@@ -25,6 +25,15 @@ PART_NOTES = {
     "ce": "The loss a real classifier uses; its gradient w.r.t. the logits is short.",
 }
 PREAMBLE = "import math\n\nimport torch\nfrom torch import tensor"
+DATA_CELL = ("from mnist_scratch import load_mnist\n\n"
+             "# the lesson's data: (50000, 784) floats in [0, 1) and labels 0..9; nothing loads while `check` grades\n"
+             "x_train, y_train, x_valid, y_valid = load_mnist()\n"
+             "n, m = x_train.shape\nnh = 50\n"
+             "w1, b1 = torch.randn(m, nh) * math.sqrt(2 / m), torch.zeros(nh)  # forward_and_backward reads these\n"
+             "w2, b2 = torch.randn(nh, 1) / math.sqrt(nh), torch.zeros(1)")
+TRAIN_CELL = ("from mnist_scratch import train\n\n"
+              "# SGD through your own forward and backward code; does nothing while `check` grades\n"
+              "history = train(rules=globals(), epochs=1)")
 
 
 @dataclass(frozen=True)
@@ -147,14 +156,16 @@ def piece_source(p: Piece, solutions: bool) -> str:
 
 
 def cells(parts: "tuple[str, ...]" = PARTS, solutions: bool = False) -> list[tuple[str, str]]:
-    """The exercise as (kind, source) cells in the lesson's order: "markdown" or "code"."""
+    """The exercise as (kind, source) cells in order: "markdown", "code" (the rules), "lesson" (data, training)."""
     out = [("markdown", "# The lesson as an exercise\n\nFill in every `raise NotImplementedError`, then run "
                         "`mnist-scratch check THIS_FILE` (or, in a notebook, "
                         "`from mnist_scratch import check; check()`)."),
-           ("code", PREAMBLE)]
+           ("code", PREAMBLE), ("markdown", "## The data"), ("lesson", DATA_CELL)]
     for part in PARTS:
         if part not in parts:
             continue
         out.append(("markdown", f"## {PART_TITLES[part]} (part `{part}`)\n\n{PART_NOTES[part]}"))
         out += [("code", piece_source(p, solutions).rstrip("\n")) for p in PIECES if p.part == part]
+    out += [("markdown", "## Watch your rules learn\n\nOnce `check` passes, train the model on MNIST with your own "
+                         "rules."), ("lesson", TRAIN_CELL)]
     return out

@@ -1,1 +1,1 @@
-"""The lesson's own steps: the hand-written model (nn), matmul built up, init statistics, digits, timing."""
+"""The lesson's own steps: the hand-written model (nn), matmul built up, init statistics, timing."""

@@ -35,7 +35,7 @@ def render(res: "BenchResult | ParallelBench", *, as_json: bool = False, cost=No
     c = stdout()
     c.print(f"torch {res.torch_version}, device {res.device}, {res.threads} threads (torch.get_num_threads()), "
             f"float32 matmul precision {res.matmul_precision}, {res.repeats} interleaved repeats after a warm-up; "
-            f"data: {res.data}")
+            f"data: {res.data}", soft_wrap=True)
     clock = "CPU seconds of this process" if res.clock == "cpu" else "seconds"
     t = Table(title=f"{clock} per epoch", header_style="bold")
     for col in ("setting", "engine", "median", "min", "max", "GFLOP/s"):
@@ -87,7 +87,7 @@ def show_stats_cost(cost) -> None:
     c.print(t)
     c.print(f"[dim]Each repeat runs every k in rotating order. CPU time is the process's (steadier than wall time "
             f"on a shared machine). estimate: one stats step adds {1e3 * cost.per_stats_step():.2f} ms of CPU "
-            f"(from the smallest k), over k steps' CPU time.[/]")
+            f"(from the smallest k), over k steps' CPU time.[/]", soft_wrap=True)
 
 
 def _case_json(case: Case) -> dict:
@@ -136,7 +136,7 @@ def _show_parallel(res: ParallelBench) -> None:
     """The data-parallel table on stdout."""
     c = stdout()
     c.print(f"{res.total_threads} threads in all, {res.steps} steps per repeat, {res.repeats} repeats; "
-            f"data: {esc(res.data)}")
+            f"data: {esc(res.data)}", soft_wrap=True)
     t = Table(title="data-parallel training steps", header_style="bold")
     for col in ("setting", "procs", "threads each", "path", "steps/s", "all_reduce", "scaling"):
         t.add_column(col, justify="left" if col in ("setting", "path") else "right")

@@ -2,14 +2,17 @@
 
 import io
 import math
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from mnist_scratch.grader import CheckResult
+from mnist_scratch.grader.classbook import Points, first_mistake, gradebook, gradescope, summarize
 from mnist_scratch.grader.mutants import MutantsReport
-from mnist_scratch.report.console import esc, print_json, stdout
+from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
 STYLE = {"pass": "green", "wrong": "bold red", "error": "bold red", "missing": "yellow", "not implemented": "yellow",
          "autograd": "bold red"}
@@ -36,9 +39,9 @@ def renderable(res: CheckResult) -> Group:
         if r.traceback:
             parts.append(Text(f"{r.name} raised (your code):", style="bold"))
             parts.append(Text("\n".join("  " + line for line in r.traceback)))
-    for note in res.notes:
-        parts.append(Text("while loading the file, a cell raised (the cells after it still ran):\n  "
-                          + note.replace("\n", "\n  "), style="dim"))
+    if res.notes:  # one per root cause; everything else in the file still ran
+        parts.append(Text("while loading the file (every other statement still ran):\n" + "\n".join(
+            "- " + note.replace("\n", "\n  ") for note in res.notes), style="dim"))
     bad = [r for r in res.rules if not r.ok]
     took = f"(took {res.seconds:.2g} s)" if res.seconds < 1 else f"(took {res.seconds:.1f} s)"
     if res.ok:
@@ -56,7 +59,10 @@ def renderable(res: CheckResult) -> Group:
 
 
 def _console(width: int = 120, **kw) -> Console:
-    return Console(file=io.StringIO(), width=width, highlight=False, **kw)
+    """A console writing into a string, never into the notebook."""
+    # force_jupyter=False: in a kernel rich otherwise displays what it prints itself (str() came out empty and
+    # check()'s table showed twice)
+    return Console(file=io.StringIO(), width=width, highlight=False, force_jupyter=False, **kw)
 
 
 def plain(res: CheckResult) -> str:
@@ -68,9 +74,28 @@ def plain(res: CheckResult) -> str:
 
 def html(res: CheckResult) -> str:
     """The report as HTML with inline styles (what Jupyter shows for the result)."""
-    con = _console(record=True, force_jupyter=False)
+    con = _console(record=True)
     con.print(renderable(res))
     return con.export_html(inline_styles=True, code_format="<pre style=\"font-family:monospace\">{code}</pre>")
+
+
+@dataclass(repr=False)
+class CheckReport(CheckResult):
+    """A CheckResult that shows itself: a table in a terminal, HTML in Jupyter, plain text at a prompt."""
+
+    def __rich__(self) -> Group:
+        return renderable(self)
+
+    def _repr_html_(self) -> str:
+        return html(self)
+
+    def __repr__(self) -> str:
+        return plain(self)
+
+
+def shown(res: CheckResult) -> CheckReport:
+    """res as a CheckReport (what the notebook's check() returns)."""
+    return CheckReport(**{f.name: getattr(res, f.name) for f in fields(res)})
 
 
 def render(res: CheckResult, *, as_json: bool = False) -> None:
@@ -82,18 +107,91 @@ def render(res: CheckResult, *, as_json: bool = False) -> None:
         stdout().print(renderable(res))
 
 
+def render_class(results: list[CheckResult], *, as_json: bool = False) -> None:
+    """A class: one row per file (rules passed, the first mistake) and the summary of its mistakes; or one JSON
+    object {"files": [each file's check], "summary": {...}}."""
+    summary = summarize(results)
+    if as_json:
+        print_json({"ok": all(r.ok for r in results), "files": [r.to_dict() for r in results],
+                    "summary": summary.to_dict()})
+        return
+    con = stdout()
+    t = Table(title=f"check: {len(results)} files", title_justify="left")
+    for col in ("file", "passed", "first mistake"):
+        t.add_column(col, overflow="fold")
+    for res in results:
+        bad = first_mistake(res)
+        passed = f"{sum(r.ok for r in res.rules)} / {len(res.rules)}"
+        what = res.error or ("" if bad is None else f"{bad.name}: {bad.status}" + (f" ({bad.hint})" if bad.hint
+                                                                                     else ""))
+        t.add_row(res.source, Text(passed, style="green" if res.ok else "bold red"), what)
+    con.print(t)
+    if summary.mistakes:
+        m = Table(title="mistakes in the class (files making each)", title_justify="left")
+        for col in ("mistake", "files", "diagnosis (first file)"):
+            m.add_column(col, justify="right" if col == "files" else "left", overflow="fold")
+        for mistake, n, hint in summary.mistakes:
+            m.add_row(mistake, f"{n} of {summary.files}", hint)
+        con.print(m)
+    if summary.failing_rules:
+        con.print("rules failing most: " + ", ".join(f"{r} ({n})" for r, n in summary.failing_rules[:5]))
+    if summary.missing_rules:
+        con.print("rules not written: " + ", ".join(f"{r} ({n})" for r, n in summary.missing_rules[:5]))
+    line = f"{summary.passing} of {summary.files} files pass every rule"
+    con.print(Text(("PASS: " if summary.passing == summary.files else "FAIL: ") + line,
+                   style="green" if summary.passing == summary.files else "bold red"))
+
+
+def render_gradebook(results: list[CheckResult]) -> None:
+    """The gradebook as CSV on stdout: one row per file, one column per rule (its status), passed and graded."""
+    import csv
+    import sys
+
+    from mnist_scratch.grader import RULES
+
+    graded = {r.name for res in results for r in res.rules}
+    rules = tuple(r.name for r in RULES if r.name in graded)
+    csv.writer(sys.stdout, lineterminator="\n").writerows(gradebook(results, rules))
+
+
+def write_gradescope(results: list[CheckResult], points: Points, out: "Path | None", *, one: bool) -> None:
+    """Gradescope's results.json: at out (default results.json) for one file; for a class, one file per
+    submission in the folder out (its path with / as __, plus .json). A line on stderr says where."""
+    import json
+
+    from mnist_scratch.atomic import atomic_write_bytes
+    from mnist_scratch.errors import UsageError
+
+    def dump(doc) -> bytes:
+        return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
+
+    if one:
+        target = out or Path("results.json")
+        atomic_write_bytes(target, dump(gradescope(results[0], points)))
+        stderr().print(f"wrote {esc(target)}")
+        return
+    if out is None:
+        raise UsageError("--format gradescope for several files needs --out FOLDER (one results file each)")
+    out.mkdir(parents=True, exist_ok=True)
+    for res in results:
+        name = res.source.lstrip("./").replace("/", "__").replace("\\", "__") + ".json"
+        atomic_write_bytes(out / name, dump(gradescope(res, points)))
+    stderr().print(f"wrote {len(results)} results files into {esc(out)}")
+
+
 def exercise_written(path, blanks: int, part: "str | None", solutions: bool) -> None:
     """One line after `exercise` wrote its file, and what to do next."""
     what = f"{blanks} reference answers" if solutions else f"{blanks} blanks to fill in"
     scope = f" (part {part})" if part else ""
     nxt = f"mnist-scratch check {path}" + (f" --part {part}" if part else "")
-    stdout().print(f"wrote {esc(path)}: {what}{scope}; then run `{esc(nxt)}`")
+    stdout().print(f"wrote {esc(path)}: {what}{scope}; then run `{esc(nxt)}`", soft_wrap=True)
 
 
 def rules_accepted(res: CheckResult, style: str) -> None:
     """One line before training on the learner's rules."""
     names = ", ".join(r.name for r in res.rules)
-    stdout().print(f"[green]your rules pass[/] ({names}); training with your {style} from {esc(res.source)}")
+    stdout().print(f"[green]your rules pass[/] ({names}); training with your {style} from {esc(res.source)}",
+                   soft_wrap=True)
 
 
 def render_mutants(rep: MutantsReport, *, as_json: bool = False) -> None:
@@ -106,7 +204,7 @@ def render_mutants(rep: MutantsReport, *, as_json: bool = False) -> None:
     con = stdout()
     ref = rep.reference
     con.print(Text(f"reference solutions: {sum(r.ok for r in ref.rules)} of {len(ref.rules)} rules pass",
-                   style="green" if ref.ok else "bold red"))
+                   style="green" if ref.ok else "bold red"), soft_wrap=True)
     t = Table(title="the grader on broken solutions", title_justify="left")
     for col in ("mutant", "rule", "mistake", "verdict", "diagnosis"):
         t.add_column(col, overflow="fold")
@@ -117,5 +215,5 @@ def render_mutants(rep: MutantsReport, *, as_json: bool = False) -> None:
     con.print(t)
     caught = sum(r.caught for r in rep.results)
     line = f"{caught} of {len(rep.results)} mistakes caught with the right diagnosis (took {rep.seconds:.1f} s)"
-    con.print(Text(("PASS: " if rep.ok else "FAIL: ") + line, style="green" if rep.ok else "bold red"))
+    con.print(Text(("PASS: " if rep.ok else "FAIL: ") + line, style="green" if rep.ok else "bold red"), soft_wrap=True)
 

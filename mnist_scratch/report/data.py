@@ -53,7 +53,7 @@ def render(report, *, as_json: bool = False) -> None:
         files.add_row(esc(f.name), esc(f.digest), "[green]yes[/]" if f.verified else "[yellow]no[/]")
     c.print(files)
     s, st = report.split, report.stats
-    c.print(f"split: train {s['train']:,} · valid {s['valid']:,} · test {s['test']:,}")
+    c.print(f"split: train {s['train']:,} · valid {s['valid']:,} · test {s['test']:,}", soft_wrap=True)
     stats = Table(title="pixel statistics (pixel = byte / 256)", title_justify="left", header_style="bold")
     for col in ("", "mean", "std"):
         stats.add_column(col, justify="right" if col else "left")

@@ -16,7 +16,7 @@ def render(res: EvalResult, *, as_json: bool = False) -> None:
     c = stdout()
     nh = ",".join(map(str, ckpt.cfg.nh))
     c.print(f"{esc(ckpt.path)} (nh {nh}, loss {ckpt.cfg.loss}, epoch {ckpt.epoch}) on the {res.split} split, "
-            f"{res.n:,} digits: loss [bold]{res.loss:.4f}[/], accuracy [bold]{100 * res.acc:.2f} %[/]")
+            f"{res.n:,} digits: loss [bold]{res.loss:.4f}[/], accuracy [bold]{100 * res.acc:.2f} %[/]", soft_wrap=True)
     per = Table(title="accuracy per digit", header_style="bold")
     for d in range(10):
         per.add_column(str(d), justify="right")

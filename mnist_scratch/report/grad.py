@@ -20,8 +20,10 @@ def _finite(v: float) -> "float | None":
 def _table(rows: list[GradRow], title: str) -> Table:
     t = Table(title=title, title_justify="left", caption="max rel diff = max |a − b| / max |b| over the tensor",
               caption_justify="left")
-    for col in ("tensor", "shape", "exact", "allclose", "max abs diff", "max rel diff", "entries", "result"):
-        t.add_column(col, justify="right" if col.startswith("max") or col == "entries" else "left")
+    # 80 columns hold every figure: the figures never wrap, their headers take two lines, text columns wrap
+    for col in ("tensor", "shape", "exact", "close", "max abs\ndiff", "max rel\ndiff", "entries", "result"):
+        figure = col.startswith("max") or col == "shape"
+        t.add_column(col, justify="right" if col.startswith("max") or col == "entries" else "left", no_wrap=figure)
     for r in rows:
         entries = f"{r.checked}" + (f" ({r.skipped} skipped)" if r.skipped else "")
         t.add_row(
@@ -49,7 +51,7 @@ def render(check: GradCheck, *, as_json: bool = False, meta: "dict[str, Any] | N
     setup = ", ".join(f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in meta.items())
     ag = [r for r in check.rows if r.kind == "autograd"]
     fd = [r for r in check.rows if r.kind == "fd"]
-    con.print(f"gradcheck: {setup}; loss {check.loss:.6g}")
+    con.print(f"gradcheck: {setup}; loss {check.loss:.6g}", soft_wrap=True)
     con.print(_table(ag, f"manual .g vs autograd .grad ({check.dtype}, rtol {check.rtol:g}, atol {check.atol:g})"))
     if fd:
         title = (f"manual .g vs central differences (float64, h {check.h:g}, "
@@ -60,13 +62,15 @@ def render(check: GradCheck, *, as_json: bool = False, meta: "dict[str, Any] | N
         f"max rel diff {k} {_num(max(r.max_rel for r in rs))};" for k, rs in (("autograd", ag), ("fd", fd)) if rs
     )
     if check.ok:
-        con.print(f"[green]PASS[/]: all {len(check.rows)} checks agree; {worst.rstrip(';')}")
+        con.print(f"[green]PASS[/]: all {len(check.rows)} checks agree; {worst.rstrip(';')}", soft_wrap=True)
     else:
-        con.print(f"[bold red]FAIL[/]: {len(bad)} of {len(check.rows)} checks disagree: {', '.join(bad)}")
+        con.print(f"[bold red]FAIL[/]: {len(bad)} of {len(check.rows)} checks disagree: {', '.join(bad)}",
+                  soft_wrap=True)
         if check.first_wrong:
             before = (f"; everything from the loss up to {check.right_before} is right" if check.right_before
                       else "; it is the first gradient the backward pass computes")
-            con.print(f"first wrong in backward order: the gradient of [bold]{check.first_wrong}[/]{before}")
+            con.print(f"first wrong in backward order: the gradient of [bold]{check.first_wrong}[/]{before}",
+                      soft_wrap=True)
 
 
 def _json(check: GradCheck, meta: dict[str, Any]) -> None:

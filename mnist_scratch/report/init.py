@@ -52,8 +52,8 @@ def render(r: InitStats, *, as_json: bool = False) -> None:
         print_json(to_dict(r))
         return
     out = stdout()
-    out.print(f"{r.n} inputs ({r.source}), {r.depth} layers of width {r.nh}, biases 0, seed {r.seed}")
+    out.print(f"{r.n} inputs ({r.source}), {r.depth} layers of width {r.nh}, biases 0, seed {r.seed}", soft_wrap=True)
     out.print(_table(r, "std", footer=True))
     out.print(_table(r, "mean", footer=False))
     for s in r.schemes:
-        out.print(f"  [bold]{s.name}[/]: {s.description}", highlight=False)
+        out.print(f"  [bold]{s.name}[/]: {s.description}", highlight=False, soft_wrap=True)

@@ -40,20 +40,21 @@ def render(r: LrFind, *, as_json: bool = False, plot: "Path | None" = None) -> N
     c, cfg = stdout(), r.cfg
     if cfg is not None:
         c.print(f"lr range test on nh {','.join(map(str, cfg.nh))} {cfg.loss}, bs {cfg.bs}, momentum {cfg.momentum:g}, "
-                f"weight decay {cfg.weight_decay:g}: {len(r.lrs)} steps from lr {r.lrs[0]:.2g}; {esc(r.stopped)}")
+                f"weight decay {cfg.weight_decay:g}: {len(r.lrs)} steps from lr {r.lrs[0]:.2g}; {esc(r.stopped)}",
+                soft_wrap=True)
     t = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
     for name in ("lr", "smoothed loss"):  # each smoothed point at the lr it averages (see LrFind.centres)
         t.add_column(name, justify="right")
     for k in _half_decades(r):
         t.add_row(f"{r.centres[k]:.2g}", f"{r.smoothed[k]:.4f}")
     c.print(t)
-    c.print(f"suggested lr [bold]{r.suggested_lr:.2g}[/] ({r.rule}: {WHY[r.rule]})")
+    c.print(f"suggested lr [bold]{r.suggested_lr:.2g}[/] ({r.rule}: {WHY[r.rule]})", soft_wrap=True)
     for name, lr in r.suggestions.items():
         if name != r.rule:
-            c.print(f"  {name}: {lr:.2g} ({WHY[name]})")
-    c.print(f"try: mnist-scratch train --lr {r.suggested_lr:.2g}")
+            c.print(f"  {name}: {lr:.2g} ({WHY[name]})", soft_wrap=True)
+    c.print(f"try: mnist-scratch train --lr {r.suggested_lr:.2g}", soft_wrap=True)
     if plot is not None:
-        c.print(f"curve in {esc(plot)}")
+        c.print(f"curve in {esc(plot)}", soft_wrap=True)
 
 
 def plot_curve(r: LrFind, path: Path) -> tuple[int, int]:

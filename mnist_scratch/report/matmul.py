@@ -30,7 +30,10 @@ def _lesson(name: str) -> str:
     lo, hi = LESSON.get(name, (math.nan, math.nan))
     if math.isnan(lo):
         return "-"
-    return f"≈ {fmt_seconds(lo)}" if lo == hi else f"{fmt_seconds(lo)}–{fmt_seconds(hi)}"
+    if lo == hi:
+        return f"≈ {fmt_seconds(lo)}"
+    (a, unit), (b, unit_b) = fmt_seconds(lo).split(), fmt_seconds(hi).split()
+    return f"{a}–{b} {unit}" if unit == unit_b else f"{a} {unit}–{b} {unit_b}"
 
 
 def to_dict(r: MatmulResult) -> dict:
@@ -56,14 +59,14 @@ def render(r: MatmulResult, *, as_json: bool = False) -> None:
     a, b = r.shape_a, r.shape_b
     title = f"{a[0]}×{a[1]} @ {b[0]}×{b[1]}, {r.source}, {r.threads} torch thread{'s' * (r.threads != 1)}"
     t = Table(title=title, title_justify="left", header_style="bold",
-              box=box.SIMPLE_HEAD, pad_edge=False)
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     t.add_column("version", no_wrap=True)
     t.add_column("median", justify="right", no_wrap=True)
     t.add_column("best", justify="right", no_wrap=True)
     t.add_column("IQR", justify="right", no_wrap=True)
-    t.add_column("calls", justify="right")
+    t.add_column("calls", justify="right", no_wrap=True)
     t.add_column("speedup", justify="right", no_wrap=True)
-    t.add_column("vs torch", no_wrap=True)
+    t.add_column("torch")  # agrees with torch: ok, or FAIL and the difference (wrapped: 80 columns hold the rest)
     if lesson_shape:
         t.add_column("lesson", justify="right", style="dim", no_wrap=True)
     for x in r.rows:
@@ -75,4 +78,4 @@ def render(r: MatmulResult, *, as_json: bool = False) -> None:
     m = r.frobenius_matrix
     status = "[green]ok[/]" if r.frobenius_ok else "[red]FAIL[/]"
     out.print(f"Frobenius norm of {[[int(v) for v in row] for row in m]}, element-wise: "
-              f"{r.frobenius:.4f} (lesson 16.8819; vs torch.linalg.matrix_norm: {status})")
+              f"{r.frobenius:.4f} (lesson 16.8819; vs torch.linalg.matrix_norm: {status})", soft_wrap=True)

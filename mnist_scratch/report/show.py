@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from mnist_scratch.lesson.digits import Digit, DigitGrid
 from mnist_scratch.report.console import print_json, stdout
+from mnist_scratch.training.digits import Digit, DigitGrid
 
 GAP = 2  # spaces between digits
 WIDTH = 28

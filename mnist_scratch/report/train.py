@@ -7,7 +7,7 @@ from rich.table import Table
 
 from mnist_scratch.interrupts import NAMES
 from mnist_scratch.report.console import esc, print_json, stdout
-from mnist_scratch.training.fit import EpochStats, Hooks
+from mnist_scratch.training.fit import Callback, EpochStats
 
 COLS = (("epoch", 5), ("train loss", 10), ("valid loss", 10), ("valid acc", 9), ("seconds", 7))
 
@@ -24,7 +24,7 @@ def _row(t: Table, s: EpochStats) -> None:
     t.add_row(str(s.epoch), f"{s.train_loss:.4f}", f"{s.valid_loss:.4f}", acc, f"{s.seconds:.2f}")
 
 
-class TableHooks(Hooks):
+class TableCallback(Callback):
     """Prints one table row after each epoch, header first; optionally fastprogress bars with the running loss."""
 
     def __init__(self, progress: bool, stats: bool = False):
@@ -60,7 +60,7 @@ class TableHooks(Hooks):
             if i % 20 == 0:  # the comment line is rewritten in place: no new lines, however often
                 self.pb.comment = f"loss {self.avg:.4f}{self.layer_line}"
 
-    def show_stats(self, stats) -> None:
+    def step_stats(self, stats, probe) -> None:
         if self.stats and self.pb is not None:
             self.layer_line = layer_line(stats)
 
@@ -91,7 +91,7 @@ def render(run, *, as_json: bool = False, gate=None) -> None:
         if gate is not None:
             verdict = "[green]met[/]" if gate.met else "[red]missed[/] (exit 3)"
             best = "no finished epoch" if gate.best is None else f"best {100 * gate.best:.2f} %"
-            stdout().print(f"target {100 * gate.target:.2f} % valid accuracy: {verdict}, {best}")
+            stdout().print(f"target {100 * gate.target:.2f} % valid accuracy: {verdict}, {best}", soft_wrap=True)
 
 
 def render_configs() -> None:
@@ -100,8 +100,8 @@ def render_configs() -> None:
 
     c = stdout()
     for name, what in shipped().items():
-        c.print(f"[bold]{name:<10}[/] {esc(what)}")
-    c.print("use one with: mnist-scratch train --config NAME")
+        c.print(f"[bold]{name:<10}[/] {esc(what)}", soft_wrap=True)
+    c.print("use one with: mnist-scratch train --config NAME", soft_wrap=True)
 
 
 def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bool, device: str,
@@ -111,11 +111,11 @@ def summary(epochs: list[EpochStats], out: Path, seconds: float, interrupted: bo
     if epochs:
         best = max(epochs, key=lambda s: s.valid_acc)
         c.print(f"best valid accuracy [bold]{100 * best.valid_acc:.2f} %[/] (epoch {best.epoch}); "
-                f"training {sum(s.seconds for s in epochs):.2f} s on {device}, {seconds:.2f} s in all")
+                f"training {sum(s.seconds for s in epochs):.2f} s on {device}, {seconds:.2f} s in all", soft_wrap=True)
     if interrupted:
         c.print(f"[yellow]{word or 'interrupted'}:[/] stopped after the current batch; the checkpoint holds the last "
-                "full epoch")
-    c.print(f"results in {esc(out)} (config.json, metrics.jsonl, model.safetensors)")
+                "full epoch", soft_wrap=True)
+    c.print(f"results in {esc(out)} (config.json, metrics.jsonl, model.safetensors)", soft_wrap=True)
 
 
 def train_json(cfg: dict, epochs: list[EpochStats], ckpt: "Path | None", interrupted: bool, gate=None) -> None:

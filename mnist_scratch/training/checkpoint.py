@@ -5,7 +5,7 @@ import json
 import math
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,6 +34,7 @@ class Checkpoint:
     mean: float
     std: float
     path: Path
+    meta: dict[str, str] = field(default_factory=dict)  # the raw metadata: keys other versions may add
 
 
 def digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -103,7 +104,7 @@ def load(path: Path) -> Checkpoint:
                                   "not a floating-point tensor")
         if not bool(torch.isfinite(state[k]).all()):
             raise CheckpointError(f"{shown(path)}: {k} holds non-finite values")
-    return Checkpoint(state, cfg, epoch, mean, std, path)
+    return Checkpoint(state, cfg, epoch, mean, std, path, meta)
 
 
 def _header_metadata(data: bytes) -> dict[str, str]:

@@ -11,6 +11,7 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.training import sentinel
 from mnist_scratch.training.precision import matmul_precision
+from mnist_scratch.training.stats import Tracker
 
 OVERFLOW = ("the model's outputs overflow to inf or nan: its weights are finite but far too large (a diverged or "
             "tampered checkpoint); retrain with a smaller --lr")
@@ -37,66 +38,84 @@ class FitResult:
     interrupted: bool = False
 
 
-class Hooks:
-    """Progress callbacks; the default does nothing, so fit runs silently."""
+class Callback:
+    """One extension of fit (recording, statistics, display, stop requests): every event does nothing here, so a
+    callback overrides only the events it needs. fit calls each event on its callbacks in list order."""
+
+    stats_every = 0  # steps between training statistics (0: none); on those steps fit calls step_stats
 
     def epochs(self, it: Iterable[int]) -> Iterable[int]:
+        """The epochs to run, wrapped (a progress bar) or as they are."""
         return it
 
     def batches(self, it: Iterable[int]) -> Iterable[int]:
+        """One epoch's batch numbers, wrapped or as they are."""
         return it
 
     def batch_end(self, i: int, loss: float) -> None:
-        pass
+        """Batch i of the epoch is done; its loss read back."""
+
+    def step_stats(self, stats, probe) -> None:
+        """A stats step: its figures (a training.stats.StepStats) and raw tensors (a Probe, valid until the next
+        step)."""
 
     def epoch_end(self, stats: EpochStats, state: dict) -> None:
-        pass
+        """An epoch is done and evaluated; state: the engine's parameters and momentum buffers."""
 
     def should_stop(self) -> bool:
+        """Asked after every read-back and every epoch: True stops fit there."""
         return False
 
-    def stats_every(self) -> int:
-        """Steps between training statistics (0: none); on those steps fit calls step_stats."""
-        return 0
 
-    def step_stats(self, step: int, lr: float, loss: torch.Tensor, probe) -> None:
-        """A stats step's raw tensors (a training.stats.Probe), valid until the next step."""
-
-    def show_stats(self, stats) -> None:
-        """A stats step summarized (a training.stats.StepStats), for the display."""
+EVENTS = ("epochs", "batches", "batch_end", "step_stats", "epoch_end", "should_stop")
 
 
+class Callbacks:
+    """The callbacks of one fit as one callable per event (cbs.batch_end(i, loss), ...), made once: each calls, in
+    list order, only the callbacks that override that event; one such callback's method is called directly, so
+    the per-step events cost no dispatch beyond what the callbacks themselves do."""
 
-class Relay(Hooks):
-    """Hooks that pass every call on to `inner`. A layer (recording the run, logging, agreeing across ranks)
-    overrides only the calls it adds to, so a hook added to Hooks reaches the display through every layer."""
+    def __init__(self, cbs: "Iterable[Callback]" = ()):
+        cbs = list(cbs)
+        for e in EVENTS:
+            overriding = [getattr(cb, e) for cb in cbs if getattr(type(cb), e) is not getattr(Callback, e)]
+            setattr(self, e, _event(e, overriding))
+        self.stats_every = max((cb.stats_every for cb in cbs), default=0)
 
-    def __init__(self, inner: Hooks):
-        self.inner = inner
 
-    def epochs(self, it: Iterable[int]) -> Iterable[int]:
-        return self.inner.epochs(it)
+def _event(name: str, fs: list):
+    """One callable for event `name` over fs, the bound methods that implement it, in order."""
+    if len(fs) <= 1:
+        return fs[0] if fs else getattr(Callback(), name)  # none: the default, which does nothing
+    if name in ("epochs", "batches"):  # each wraps the iterable the one before returned
 
-    def batches(self, it: Iterable[int]) -> Iterable[int]:
-        return self.inner.batches(it)
+        def wrap(it):
+            for f in fs:
+                it = f(it)
+            return it
 
-    def batch_end(self, i: int, loss: float) -> None:
-        self.inner.batch_end(i, loss)
+        return wrap
+    if name == "should_stop":
+        return lambda: any(f() for f in fs)
 
-    def epoch_end(self, stats: EpochStats, state: dict) -> None:
-        self.inner.epoch_end(stats, state)
+    def run(*args):
+        for f in fs:
+            f(*args)
+
+    return run
+
+
+class Stop(Callback):
+    """A stop request from a signal handler (Ctrl-C, SIGTERM): fit stops after the current batch."""
+
+    signum = 0  # the signal that asked to stop, 0 for none
+
+    def ask(self, signum: int) -> None:
+        self.signum = signum
 
     def should_stop(self) -> bool:
-        return self.inner.should_stop()
+        return bool(self.signum)
 
-    def stats_every(self) -> int:
-        return self.inner.stats_every()
-
-    def step_stats(self, step: int, lr: float, loss: torch.Tensor, probe) -> None:
-        self.inner.step_stats(step, lr, loss, probe)
-
-    def show_stats(self, stats) -> None:
-        self.inner.show_stats(stats)
 
 def sync_every(device: "torch.device | str") -> int:
     """Steps between reading the losses back: every step on the CPU (cheap), else every SYNC_EVERY (one sync)."""
@@ -202,13 +221,13 @@ def _where(keeper: sentinel.Keeper, engine, data, cfg: TrainConfig, upto: tuple[
     return sentinel.describe(sentinel.locate(keeper, type(engine), cfg, batch, nb, upto))
 
 
-def fit(engine, data, cfg: TrainConfig, hooks: "Hooks | None" = None, start_epoch: int = 0) -> FitResult:
+def fit(engine, data, cfg: TrainConfig, cbs: "Iterable[Callback]" = (), start_epoch: int = 0) -> FitResult:
     """Train engine on data.x_train for epochs start_epoch..cfg.epochs-1; evaluate on valid after each."""
     with matmul_precision(cfg.matmul_precision):  # torch's setting is process-wide: this run's, then the caller's
-        return _fit(engine, data, cfg, hooks or Hooks(), start_epoch)
+        return _fit(engine, data, cfg, Callbacks(cbs), start_epoch)
 
 
-def _fit(engine, data, cfg: TrainConfig, hooks: "Hooks", start_epoch: int) -> FitResult:
+def _fit(engine, data, cfg: TrainConfig, cbs: Callbacks, start_epoch: int) -> FitResult:
     x, y = data.x_train, data.y_train
     n = len(x)
     nb = math.ceil(n / cfg.bs)
@@ -216,18 +235,19 @@ def _fit(engine, data, cfg: TrainConfig, hooks: "Hooks", start_epoch: int) -> Fi
     res = FitResult()
     step = Stepper(engine, x, y, cfg.bs, sync_every(x.device))
     keeper = sentinel.Keeper(engine)  # the state the NaN sentinel replays from
-    stats_k = hooks.stats_every() if hasattr(engine, "step_stats") else 0
-    for epoch in hooks.epochs(range(start_epoch, cfg.epochs)):
+    stats_k = cbs.stats_every if hasattr(engine, "step_stats") else 0
+    tracker = Tracker(stats_k) if stats_k else None
+    for epoch in cbs.epochs(range(start_epoch, cfg.epochs)):
         t0 = time.perf_counter()
         batches = epoch_order(cfg.seed, epoch, n, x.device).split(cfg.bs)
         loss_sum, lr = 0.0, cfg.lr
-        for i in hooks.batches(range(nb)):
+        for i in cbs.batches(range(nb)):
             lr = lr_at(cfg, (epoch * nb + i) / total)
             keeper.maybe_keep(epoch, i)
             probe = bool(stats_k) and (epoch * nb + i) % stats_k == 0  # a stats step: also probe its tensors
             values = step(batches[i], lr, flush=i == nb - 1, probe=probe)
             if probe:
-                hooks.step_stats(epoch * nb + i, lr, *step.probe)
+                cbs.step_stats(tracker.summarize(epoch * nb + i, lr, *step.probe), step.probe[1])
             for j, value in enumerate(values, i + 1 - len(values)):
                 if not math.isfinite(value):
                     raise TrainingError(
@@ -236,8 +256,8 @@ def _fit(engine, data, cfg: TrainConfig, hooks: "Hooks", start_epoch: int) -> Fi
                         + _where(keeper, engine, data, cfg, (epoch, j))
                     )
                 loss_sum += value * len(batches[j])
-                hooks.batch_end(j, value)
-            if hooks.should_stop():
+                cbs.batch_end(j, value)
+            if cbs.should_stop():
                 res.interrupted = True
                 return res
         state = engine.state()
@@ -248,8 +268,8 @@ def _fit(engine, data, cfg: TrainConfig, hooks: "Hooks", start_epoch: int) -> Fi
         valid_loss, valid_acc = evaluate(engine, data.x_valid, data.y_valid, cfg.loss)
         stats = EpochStats(epoch + 1, loss_sum / n, valid_loss, valid_acc, time.perf_counter() - t0, lr)
         res.epochs.append(stats)
-        hooks.epoch_end(stats, state)
-        if hooks.should_stop():
+        cbs.epoch_end(stats, state)
+        if cbs.should_stop():
             res.interrupted = True
             return res
     return res

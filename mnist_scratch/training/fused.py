@@ -102,16 +102,22 @@ class FusedEngine:
             loss = torch.dot(d, d) / len(yb)  # Mse.forward: mean of squares
         return loss
 
-    def _backward(self, xb: Tensor, buf: Buffers, apply) -> None:
-        """Lin.bwd and Relu.bwd from the top layer down; apply(i, g, inp) gets layer i's gradients.
+    @staticmethod
+    def _wgrad(g: Tensor, inp: Tensor, wt: Tensor, b: Tensor, ones: Tensor, beta: float, alpha: float) -> None:
+        """Lin.bwd's w.g = inp.T @ out.g and b.g = out.g.sum(0), transposed, as wt = beta * wt + alpha * g @ inp
+        and b = beta * b + alpha * g @ ones: the one weight-gradient GEMM, into whatever wt and b each caller needs."""
+        wt.addmm_(g, inp, beta=beta, alpha=alpha)
+        b.addmv_(g, ones, beta=beta, alpha=alpha)
 
-        With g (n_out, bs) and inp (bs, n_in): w.T.g = g @ inp and b.g = g @ ones, both times factor / bs.
-        """
+    def _backward(self, xb: Tensor, buf: Buffers, wts: list[Tensor], bs: list[Tensor], beta: float, alpha: float
+                  ) -> None:
+        """Lin.bwd and Relu.bwd from the top layer down; layer i's gradients (g (n_out, bs) @ inp (bs, n_in), times
+        factor / bs in alpha) land in wts[i] and bs[i] through _wgrad, after its input gradient used w[i]."""
         for i in reversed(range(self.depth)):
             if i > 0:  # the first layer skips the input gradient: nobody needs d loss / d images
                 gi = torch.mm(self.w[i], buf.g[i], out=buf.g[i - 1])  # Lin.bwd's inp.g = out.g @ w.T, transposed
                 relu_bwd(gi, buf.out[i - 1], 0, grad_input=gi)  # Relu.bwd: * (inp > 0); out > 0 iff inp > 0
-            apply(i, buf.g[i], buf.out_rows[i - 1] if i > 0 else xb)
+            self._wgrad(buf.g[i], buf.out_rows[i - 1] if i > 0 else xb, wts[i], bs[i], buf.ones, beta, alpha)
 
     def step(self, xb: Tensor, yb: Tensor, lr: float) -> Tensor:
         """Forward, backward, update; returns the batch loss (before the update)."""
@@ -119,15 +125,9 @@ class FusedEngine:
         loss = self._forward(xb, yb, buf)
         s, wd, mu = self.factor / len(xb), self.cfg.weight_decay, self.cfg.momentum
         if self.mom is None:  # sgd_: p -= lr * (p.g + wd * p), the gradient GEMM writing straight into p
-            def apply(i, g, inp):
-                self.wt[i].addmm_(g, inp, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's w.g = inp.T @ out.g
-                self.b[i].addmv_(g, buf.ones, beta=1 - lr * wd, alpha=-lr * s)  # Lin.bwd's b.g = out.g.sum(0)
-            self._backward(xb, buf, apply)
+            self._backward(xb, buf, self.wt, self.b, 1 - lr * wd, -lr * s)
         else:  # sgd_: buf = mu * buf + p.g + wd * p; p -= lr * buf
-            def apply(i, g, inp):
-                self.mwt[i].addmm_(g, inp, beta=mu, alpha=s)  # buf = mu * buf + w.g, w.g = inp.T @ out.g
-                self.mb[i].addmv_(g, buf.ones, beta=mu, alpha=s)  # buf = mu * buf + b.g, b.g = out.g.sum(0)
-            self._backward(xb, buf, apply)
+            self._backward(xb, buf, self.mwt, self.mb, mu, s)  # buf = mu * buf + p.g
             if wd:
                 self.mom.add_(self.flat, alpha=wd)  # buf += wd * p, every parameter at once
             self.flat.add_(self.mom, alpha=-lr)  # p -= lr * buf, every parameter at once
@@ -135,15 +135,9 @@ class FusedEngine:
 
     def grads(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """The batch loss and the plain gradients (lin1.w, lin1.b, ... in nn.py's layout), without updating."""
-        buf = self._buffers(len(xb))
-        loss = self._forward(xb, yb, buf)
-        s, out = self.factor / len(xb), {}
-
-        def apply(i, g, inp):
-            out[f"lin{i + 1}.w"] = torch.mm(g, inp).mul_(s).T  # (n_in, n_out)
-            out[f"lin{i + 1}.b"] = torch.mv(g, buf.ones).mul_(s)
-        self._backward(xb, buf, apply)
-        return loss, out
+        flat = torch.empty_like(self.flat)
+        loss = self.flat_grads(xb, yb, flat)
+        return loss, self._lesson_layout(flat)
 
     def flat_grads(self, xb: Tensor, yb: Tensor, out: Tensor, total: "int | None" = None) -> Tensor:
         """The batch loss; the gradient into `out` (laid out as self.flat), divided by `total` rows, not len(xb).
@@ -153,13 +147,8 @@ class FusedEngine:
         """
         buf = self._buffers(len(xb))
         loss = self._forward(xb, yb, buf)
-        s = self.factor / (total or len(xb))
-        gwt, gb = self._views(out, [tuple(w.shape) for w in self.w])  # (n_out, n_in) and (n_out,) views of out
-
-        def apply(i, g, inp):
-            gwt[i].addmm_(g, inp, beta=0, alpha=s)  # w.g = inp.T @ out.g, transposed; beta 0 ignores old contents
-            gb[i].addmv_(g, buf.ones, beta=0, alpha=s)  # b.g = out.g.sum(0)
-        self._backward(xb, buf, apply)
+        gwt, gb = self._views(out, self._shapes())
+        self._backward(xb, buf, gwt, gb, 0, self.factor / (total or len(xb)))  # beta 0 ignores out's old contents
         return loss
 
     def step_stats(self, xb: Tensor, yb: Tensor, lr: float) -> tuple[Tensor, Probe]:
@@ -170,13 +159,22 @@ class FusedEngine:
         into new tensors on stats steps only: about a third of a step's matmul work, every k steps.
         """
         loss = self.step(xb, yb, lr)
-        buf, s, grads = self.bufs[len(xb)], self.factor / len(xb), {}
-        for i in range(self.depth):
-            inp = buf.out_rows[i - 1] if i > 0 else xb  # (bs, n_in); xb is still the caller's batch
-            grads[f"lin{i + 1}.w"] = torch.mm(buf.g[i], inp).mul_(s).T  # (n_in, n_out), pre-update weights' g
-            grads[f"lin{i + 1}.b"] = torch.mv(buf.g[i], buf.ones).mul_(s)
+        buf, flat, s = self.bufs[len(xb)], torch.empty_like(self.flat), self.factor / len(xb)
+        gwt, gb = self._views(flat, self._shapes())
+        for i in range(self.depth):  # the pre-update weights' gradients: buf.g and the activations are the step's
+            self._wgrad(buf.g[i], buf.out_rows[i - 1] if i > 0 else xb, gwt[i], gb[i], buf.ones, 0, s)
         params = {k: v for k, v in self._named().items() if not k.startswith("momentum.")}
-        return loss, Probe(list(buf.out_rows), grads, params)
+        return loss, Probe(list(buf.out_rows), self._lesson_layout(flat), params)
+
+    def _shapes(self) -> list[tuple[int, int]]:
+        """Each layer's (n_in, n_out), the layout of self.flat."""
+        return [tuple(w.shape) for w in self.w]
+
+    def _lesson_layout(self, flat: Tensor) -> dict[str, Tensor]:
+        """A tensor laid out as self.flat, as nn.py's named parameters (w as (n_in, n_out)): views of flat."""
+        wts, bs = self._views(flat, self._shapes())
+        return {k: v for i, (wt, b) in enumerate(zip(wts, bs, strict=True), 1)
+                for k, v in ((f"lin{i}.w", wt.T), (f"lin{i}.b", b))}
 
     def predict(self, x: Tensor) -> Tensor:
         """Model output (n, n_out) for x."""

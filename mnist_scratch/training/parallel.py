@@ -16,7 +16,7 @@ from torch import Tensor
 
 from mnist_scratch.errors import PeerLostError, TrainingError, UsageError
 from mnist_scratch.training.engines import ReferenceEngine, sgd_
-from mnist_scratch.training.fit import EpochStats, Hooks, Relay
+from mnist_scratch.training.fit import Callback, EpochStats, Stop
 from mnist_scratch.training.fused import FusedEngine
 
 SUPPORTED = (FusedEngine.name, ReferenceEngine.name)  # autograd's gradients live in .grad: that is DDP's job
@@ -147,29 +147,19 @@ def checksum(t: Tensor) -> Tensor:
     return (bits * (pos * 2654435761 + 1)).sum()
 
 
-class Follower(Hooks):
-    """A rank other than 0: silent, writes nothing; only remembers a Ctrl-C or SIGTERM, as Recorder does."""
+class ParallelCallback(Callback):
+    """fit on every rank: stops when the ranks agree to, checks the parameters agree before rank 0 records.
 
-    stop = 0  # the signal that asked to stop, 0 for none
+    First in the list: its epoch_end runs before the Recorder's. The local stop request (Ctrl-C) is not a callback
+    of its own here: it rides on the next all_reduce, and every rank stops on the same step.
+    """
 
-    def ask_stop(self, signum: int) -> None:
-        self.stop = signum
-
-    def should_stop(self) -> bool:
-        return bool(self.stop)
-
-
-class ParallelHooks(Relay):
-    """fit's hooks on every rank: stops when the ranks agree to, checks the parameters agree before recording."""
-
-    def __init__(self, inner: Hooks, engine: DataParallel):
-        super().__init__(inner)
+    def __init__(self, engine: DataParallel, stop: Stop):
         self.engine = engine
-        engine.want_stop = inner.should_stop  # the local wish (Ctrl-C): sent with the next all_reduce
+        engine.want_stop = stop.should_stop
 
     def epoch_end(self, stats: EpochStats, state: dict) -> None:
-        self.engine.agree(state, stats.epoch)  # before rank 0 records anything
-        self.inner.epoch_end(stats, state)
+        self.engine.agree(state, stats.epoch)
 
     def should_stop(self) -> bool:
         return self.engine.stop_agreed

@@ -16,7 +16,7 @@ from mnist_scratch.grader import CheckResult, grade_namespace
 from mnist_scratch.grader.load import load_file
 from mnist_scratch.grader.result import RuleResult
 from mnist_scratch.lesson.nn import Model
-from mnist_scratch.training.engines import sgd_
+from mnist_scratch.training.engines import ReferenceEngine, sgd_
 
 CLASSES = ("Module", "Lin", "Relu")
 FUNCTIONS = ("lin", "relu", "relu_grad", "lin_grad")
@@ -50,18 +50,34 @@ def choose(path: Path, loss: str, *, seconds: float) -> LearnerRules:
     if loaded.syntax_error:
         row = RuleResult("(file)", "", "error", hint="the file does not compile", key="syntax")
         return LearnerRules({}, "classes", loss, CheckResult([row], str(path), error=loaded.syntax_error))
-    ns, filenames = loaded.namespace, loaded.filenames
+    ns = dict(loaded.namespace)
+    for name in CLASSES + FUNCTIONS + LOSS_RULES["mse"]["classes"] + LOSS_RULES["mse"]["functions"]:
+        obj, _ = loaded.handwritten(name)  # the notebooks' last `class Model(nn.Module)` is not a rule to train on
+        if obj is not None:
+            ns[name] = obj
+    return choose_from(ns, loss, seconds=seconds, source=str(path), filenames=loaded.filenames,
+                       notes=loaded.notes)
+
+
+def loss_of(ns: dict) -> str:
+    """"ce" when the learner wrote the cross-entropy rules, else the lesson's "mse"."""
+    return "ce" if all(callable(ns.get(n)) for n in LOSS_RULES["ce"]["functions"]) else "mse"
+
+
+def choose_from(ns: dict, loss: str, *, seconds: float, source: str, filenames: "frozenset[str] | None" = None,
+                notes: "list[str] | None" = None) -> LearnerRules:
+    """The rules training needs from a namespace (a loaded file's, a notebook's globals), graded; see choose."""
     tried = []
     for style, base in (("classes", CLASSES), ("functions", FUNCTIONS)):
         names = base + LOSS_RULES[loss][style]
-        res = grade_namespace(ns, names=names, seconds=seconds, filenames=filenames, source=str(path))
-        res.notes = loaded.notes
+        res = grade_namespace(ns, names=names, seconds=seconds, filenames=filenames, source=source)
+        res.notes = list(notes or [])
         if not _undone(res):
             return LearnerRules(ns, style, loss, res)
         tried.append(res)
     missing = [r.name for r in tried[-1].rules if r.status in UNDONE]
     hint = " (or train the lesson's MSE model: --config lesson)" if loss == "ce" else ""
-    raise UsageError(f"{path} does not define rules to train with: fill in {', '.join(missing)} "
+    raise UsageError(f"{source} does not define rules to train with: fill in {', '.join(missing)} "
                      f"(or the classes {', '.join(CLASSES + LOSS_RULES[loss]['classes'])}){hint}")
 
 
@@ -71,7 +87,7 @@ class RulesEngine:
     name = "rules"
 
     def __init__(self, model: Model, cfg: TrainConfig, rules: LearnerRules):
-        self.cfg, self.rules, self.ns = cfg, rules, rules.ns
+        self.model, self.cfg, self.rules, self.ns = model, cfg, rules, rules.ns
         self.params = model.params()  # [(lin1.w, w), (lin1.b, b), ...]: the tensors the learner's code updates
         self.pairs = [(self.params[i][1], self.params[i + 1][1]) for i in range(0, len(self.params), 2)]
         self.bufs = {k: torch.zeros_like(p) for k, p in self.params} if cfg.momentum else {}
@@ -138,17 +154,5 @@ class RulesEngine:
         with torch.no_grad():
             return self._forward(x)[0]
 
-    def state(self) -> dict[str, Tensor]:
-        """Parameters and momentum buffers, named as in the checkpoint."""
-        d = dict(self.params)
-        d.update({f"momentum.{k}": v for k, v in self.bufs.items()})
-        return d
-
-    def load_state(self, state: dict[str, Tensor]) -> None:
-        """Copy parameters (and momentum buffers when present) from state."""
-        with torch.no_grad():
-            for k, p in self.params:
-                p.copy_(state[k])
-            for k, v in self.bufs.items():
-                if f"momentum.{k}" in state:
-                    v.copy_(state[f"momentum.{k}"])
+    state = ReferenceEngine.state  # the same model and momentum buffers: self.model and self.bufs
+    load_state = ReferenceEngine.load_state

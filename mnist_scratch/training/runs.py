@@ -16,7 +16,7 @@ from mnist_scratch.errors import MnistScratchError, PathError, UsageError
 from mnist_scratch.interrupts import deferred
 from mnist_scratch.limits import check_threads
 from mnist_scratch.training import checkpoint
-from mnist_scratch.training.fit import EpochStats, Hooks, Relay
+from mnist_scratch.training.fit import Callback, EpochStats, Stop
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
@@ -45,13 +45,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Recorder(Relay):
-    """Writes each finished epoch to the run folder, then passes every call on to the display hooks."""
+class Recorder(Callback):
+    """Writes each finished epoch to the run folder: checkpoint, config (when due) and a metrics line."""
 
-    def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, display: Hooks, fresh: bool):
-        super().__init__(display)
+    def __init__(self, out: Path, cfg: TrainConfig, mean: float, std: float, fresh: bool):
         self.out, self.cfg, self.mean, self.std = out, cfg, mean, std
-        self.stop, self.config_due = 0, True  # stop: the signal that asked the loop to stop, 0 for none
+        self.config_due = True
         try:
             out.mkdir(parents=True, exist_ok=True)
             sweep(out, RUN_FILES)  # temp files of a killed run are never used
@@ -78,14 +77,6 @@ class Recorder(Relay):
             append_text(self.out / METRICS, json.dumps(dataclasses.asdict(stats)) + "\n")
         except OSError as e:
             raise MnistScratchError(f"cannot save the checkpoint in {shown(self.out)}: {e.strerror or e}") from None
-        self.inner.epoch_end(stats, state)
-
-    def ask_stop(self, signum: int) -> None:
-        """A signal handler's request: stop after the current batch."""
-        self.stop = signum
-
-    def should_stop(self) -> bool:
-        return bool(self.stop) or self.inner.should_stop()
 
 
 @contextlib.contextmanager
@@ -169,22 +160,43 @@ class Plan:
 
 
 def plan(config: "str | Path | None", flags: dict, *, out: "Path | None" = None, resume: "Path | None" = None,
-         root: Path = Path("runs")) -> Plan:
-    """Resolve a fresh run (defaults -> config -> flags, a new or empty --out) or a resumed one (its own config)."""
+         root: Path = Path("runs"), stats: bool = False, rules: bool = False, world_size: "int | None" = None
+         ) -> Plan:
+    """Resolve a fresh run (defaults -> config -> flags, a new or empty --out) or a resumed one (its own config).
+
+    stats: record statistics even where the config turned them off (--stats); rules: a run on the learner's rules,
+    recorded as the reference engine (the same math, so evaluate and --resume work); world_size: torchrun's
+    WORLD_SIZE, the number of processes.
+    """
     from mnist_scratch.config import merge, resolve
 
     given = {k: v for k, v in flags.items() if v is not None}
+    if world_size is not None and given.get("procs", world_size) != world_size:
+        raise UsageError(f"--procs {given['procs']} does not match torchrun's WORLD_SIZE {world_size}; drop --procs "
+                         "under torchrun")
     if resume is not None:
         if config is not None:
             raise UsageError("--resume continues with the run's own config; drop --config")
         ckpt = checkpoint.load(resume)
         cfg = merge(ckpt.cfg, given)
         check_resumable(cfg, ckpt)
-        return Plan(cfg, ckpt.path.parent, ckpt)
-    cfg = resolve(config, given)
+        return Plan(_final(cfg, stats, rules, world_size), ckpt.path.parent, ckpt)
+    cfg = _final(resolve(config, given), stats, rules, world_size)
     out = out or new_run_dir(root, cfg)
     check_fresh_out(out)
     return Plan(cfg, out)
+
+
+def _final(cfg: TrainConfig, stats: bool, rules: bool, world_size: "int | None") -> TrainConfig:
+    """cfg with what the flags beyond the config's keys change: --stats, --rules, torchrun's world size."""
+    changes: dict = {}
+    if stats and not cfg.stats_every:  # --stats turns recording on where a config turned it off
+        changes["stats_every"] = TrainConfig.__dataclass_fields__["stats_every"].default
+    if rules:
+        changes["engine"] = "reference"
+    if world_size is not None:
+        changes["procs"] = world_size
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
@@ -197,12 +209,12 @@ def check_resumable(cfg: TrainConfig, ckpt: checkpoint.Checkpoint) -> None:
                          f"pass --epochs N (N > {ckpt.epoch}) to train further")
 
 
-def train_run(p: Plan, data, display: Hooks, engine_factory=None, world=None,
+def train_run(p: Plan, data, display: "list[Callback] | tuple" = (), engine_factory=None, world=None,
               tensorboard: "Path | None" = None) -> Run:
     """Build the model from the plan's config (or its checkpoint), train it, record every epoch in its folder.
 
-    engine_factory(model, cfg) replaces cfg.engine's class (train --rules: the learner's own rules); tensorboard: also
-    write TensorBoard events into that folder.
+    display: the callbacks that show the run (rank 0's only); engine_factory(model, cfg) replaces cfg.engine's class
+    (train --rules: the learner's own rules); tensorboard: also write TensorBoard events into that folder.
     world (a distributed.World, the process group joined): train this rank's share of every batch; rank 0 alone
     locks, records and displays.
     """
@@ -241,22 +253,20 @@ def train_run(p: Plan, data, display: Hooks, engine_factory=None, world=None,
                 atomic_write(out / METRICS, lambda p: p.write_text(kept))
             except OSError as e:
                 raise MnistScratchError(f"cannot write the run folder {shown(out)}: {e.strerror or e}") from None
+        stop, cbs = Stop(), []
         if lead:
-            from mnist_scratch.training.statslog import with_stats
+            from mnist_scratch.training.statslog import stats_callbacks
 
-            display = with_stats(out, cfg, len(data.x_train), start, display, tensorboard)
-            rec = Recorder(out, cfg, data.mean, data.std, display, fresh=ckpt is None)
-        else:
-            from mnist_scratch.training.parallel import Follower
+            logs = stats_callbacks(out, cfg, len(data.x_train), start, tensorboard)  # before the Recorder writes
+            cbs = [Recorder(out, cfg, data.mean, data.std, fresh=ckpt is None), *logs, *display]
+        if world is None:
+            cbs.append(stop)
+        else:  # the ranks stop together: this rank's request rides on the next all_reduce
+            from mnist_scratch.training.parallel import ParallelCallback
 
-            rec = Follower()
-        hooks = rec
-        if world is not None:
-            from mnist_scratch.training.parallel import ParallelHooks
-
-            hooks = ParallelHooks(rec, engine)
-        with deferred(rec.ask_stop):  # Ctrl-C and SIGTERM: stop after the current batch
-            res = fit(engine, data, cfg, hooks, start_epoch=start)
+            cbs.insert(0, ParallelCallback(engine, stop))  # first: the ranks agree before rank 0 records
+        with deferred(stop.ask):  # Ctrl-C and SIGTERM: stop after the current batch
+            res = fit(engine, data, cfg, cbs, start_epoch=start)
     weights = out / checkpoint.WEIGHTS
     return Run(cfg, out, str(device), res.epochs, res.interrupted, time.perf_counter() - t0, read_metrics(out),
-               weights if weights.exists() else None, rec.stop or None)
+               weights if weights.exists() else None, stop.signum or None)

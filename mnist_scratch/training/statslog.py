@@ -20,8 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from mnist_scratch.atomic import append_text, atomic_write, open_regular
 from mnist_scratch.errors import MnistScratchError
-from mnist_scratch.training.fit import Hooks, Relay
-from mnist_scratch.training.stats import Tracker
+from mnist_scratch.training.fit import Callback
 
 LOSSES = "losses.jsonl"
 STATS = "stats.jsonl"
@@ -30,40 +29,31 @@ CHUNK = 64  # stats steps per histogram file
 MAX_LINE = 1 << 16  # a longer line is not one of ours: skipped when reading
 
 
-class StatsRecorder(Relay):
-    """Records per-batch losses and every stats step in the run folder, then passes each call on to display."""
+class StatsRecorder(Callback):
+    """Records per-batch losses and every stats step in the run folder."""
 
-    def __init__(self, out: Path, every: int, nb: int, total: int, lr_at, display: Hooks, start_step: int = 0):
-        super().__init__(display)
-        self.out, self.every, self.nb, self.total, self.lr_at = out, every, nb, total, lr_at
-        self.tracker, self.step, self.losses, self.hist = Tracker(every), start_step, [], []
+    def __init__(self, out: Path, every: int, nb: int, total: int, lr_at, start_step: int = 0):
+        self.out, self.stats_every, self.nb, self.total, self.lr_at = out, every, nb, total, lr_at
+        self.step, self.losses, self.hist = start_step, [], []
         try:
             out.mkdir(parents=True, exist_ok=True)
             trim(out, start_step)
         except OSError as e:
             raise MnistScratchError(f"cannot write the run folder {out}: {e.strerror or e}") from None
 
-    def stats_every(self) -> int:
-        return self.every
-
     def batch_end(self, i: int, loss: float) -> None:
         self.losses.append(loss)  # a float on a list: the per-batch cost of recording the loss
-        self.inner.batch_end(i, loss)
 
-    def step_stats(self, step: int, lr: float, loss, probe) -> None:
-        s = self.tracker.summarize(step, lr, loss, probe)
+    def step_stats(self, s, probe) -> None:
         self.hist.append(s)
         self._flush_losses()
-        self._write(STATS, json.dumps({**s.scalars(), "epoch": step / self.nb}) + "\n")
+        self._write(STATS, json.dumps({**s.scalars(), "epoch": s.step / self.nb}) + "\n")
         if len(self.hist) >= CHUNK:
             self._flush_hist()
-        self.inner.step_stats(step, lr, loss, probe)
-        self.inner.show_stats(s)
 
     def epoch_end(self, stats, state: dict) -> None:
         self._flush_losses()
         self._flush_hist()
-        self.inner.epoch_end(stats, state)
 
     def _flush_losses(self) -> None:
         """The batches since the last flush as one line (their losses reach here before the stats step's own)."""
@@ -100,20 +90,20 @@ class StatsRecorder(Relay):
             raise MnistScratchError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def with_stats(out: Path, cfg, n: int, start_epoch: int, display: Hooks, tensorboard: "Path | None" = None
-               ) -> Hooks:
-    """display wrapped in the recorders cfg and tensorboard ask for: statistics (stats_every > 0), TensorBoard."""
+def stats_callbacks(out: Path, cfg, n: int, start_epoch: int, tensorboard: "Path | None" = None) -> list[Callback]:
+    """The recorders cfg and tensorboard ask for: statistics (stats_every > 0), TensorBoard; n: rows per epoch."""
     from mnist_scratch.training.fit import lr_at
 
     nb = math.ceil(n / cfg.bs)
+    cbs: list[Callback] = []
     if tensorboard is not None:
-        from mnist_scratch.training.tensorboard import TensorBoardHooks
+        from mnist_scratch.training.tensorboard import TensorBoardCallback
 
-        display = TensorBoardHooks(tensorboard, nb, cfg.epochs * nb, lambda t: lr_at(cfg, t), display,
-                                   start_epoch * nb)
-    if not cfg.stats_every:
-        return display
-    return StatsRecorder(out, cfg.stats_every, nb, cfg.epochs * nb, lambda t: lr_at(cfg, t), display, start_epoch * nb)
+        cbs.append(TensorBoardCallback(tensorboard, cfg, nb, start_epoch * nb))
+    if cfg.stats_every:  # first in the list, made second: as before, a TensorBoard folder is refused first
+        cbs.insert(0, StatsRecorder(out, cfg.stats_every, nb, cfg.epochs * nb, lambda t: lr_at(cfg, t),
+                                    start_epoch * nb))
+    return cbs
 
 
 def _num(v: float) -> "float | None":

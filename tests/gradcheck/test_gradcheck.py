@@ -37,8 +37,10 @@ def test_correct_rules_pass_every_tensor(loss, nh, dtype):
     assert check.ok, [r for r in check.rows if not r.ok]
     assert [r.name for r in check.rows] == names(nh)
     assert all(r.kind == "autograd" and r.allclose and r.checked == torch.Size(r.shape).numel() for r in check.rows)
-    worst = max(r.max_rel for r in check.rows)
-    assert worst <= (1e-6 if dtype == torch.float32 else 1e-12)
+    # two orders of the same sums of at most k products differ by at most k eps (relative to the largest entry),
+    # and each layer the gradient crosses adds its own rounding
+    k, layers = max(13, 40, *nh), len(nh) + 1
+    assert max(r.max_rel for r in check.rows) <= layers * k * torch.finfo(dtype).eps
 
 
 def test_one_seed_checks_one_model_in_either_dtype():

@@ -33,6 +33,11 @@ from mnist_scratch.grader.load import ipynb_cells, py_cells, strip_magics
     ("%timer x", "\n"),  # not %time: an unknown magic, blanked
     ("x = 1\n\ny = 2", "x = 1\n\ny = 2\n"),
     ("", "\n"),
+    ("init.kaiming_normal_??\nx = 1", "\nx = 1\n"),  # IPython help: obj??, obj?, ?obj, ??obj
+    ("lin?", "\n"), ("?lin", "\n"), ("??torch.randn", "\n"), ("  x.shape?  ", "\n"), ("f()?", "\n"),
+    ("q = 'why?'\nz = a if b else c", "q = 'why?'\nz = a if b else c\n"),  # a ? inside a string is Python
+    ("get_ipython().run_line_magic('timeit', 'mm(a, b)')", "\n"),  # what nbconvert writes for a magic
+    ("files = get_ipython().getoutput('ls')\nn = 1", "\nn = 1\n"),
 ])
 def test_line_magics_and_shell_lines(src, want):
     assert strip_magics(src) == want
@@ -49,6 +54,12 @@ def test_a_timing_or_capture_cell_runs_its_body(magic):
     """%%time's body is the learner's Python (their definitions often sit in it): only the magic line goes."""
     assert strip_magics(f"{magic}\ndef relu(x):\n    return x.clamp_min(0.)") == \
         "\ndef relu(x):\n    return x.clamp_min(0.)\n"
+
+
+def test_what_is_skipped_is_listed_for_the_note():
+    skipped = []
+    strip_magics("%matplotlib inline\nlin??\n!ls\nfiles = !ls\nget_ipython().system('ls')\n%time x = 1", skipped)
+    assert skipped == ["%matplotlib", "lin??", "!ls", "!ls", "get_ipython()"]
 
 
 def test_a_cell_magic_counts_only_on_the_first_line():
@@ -104,21 +115,66 @@ def test_a_notebook_without_code_cells_has_none():
 def test_a_broken_notebook_is_a_usage_error_naming_the_file_and_the_problem():
     with pytest.raises(UsageError) as e:
         ipynb_cells("{not json", "l.ipynb")
-    assert str(e.value) == "l.ipynb is not a readable notebook: Notebook does not appear to be JSON: '{not json'"
+    assert str(e.value) == ("l.ipynb is not a readable notebook: not JSON (Expecting property name enclosed in "
+                            "double quotes: line 1 column 2 (char 1))")
 
 
-def test_only_the_first_line_of_a_long_reader_error_is_shown(monkeypatch):
-    def reads(text, as_version):
-        raise ValueError("bad cell 3\n  details the learner cannot use\n  more")
-
-    monkeypatch.setattr(nbformat, "reads", reads)
+@pytest.mark.parametrize("text,why", [("[1, 2]", "not a JSON object"), ('{"cells": 3}', "it has no list of cells"),
+                                      ("{}", "it has no list of cells")])
+def test_json_that_is_not_a_notebook_is_a_usage_error(text, why):
     with pytest.raises(UsageError) as e:
-        ipynb_cells("{}", "l.ipynb")
-    assert str(e.value) == "l.ipynb is not a readable notebook: bad cell 3"
+        ipynb_cells(text, "l.ipynb")
+    assert str(e.value) == f"l.ipynb is not a readable notebook: {why}"
 
 
-def test_a_reader_error_without_a_message_is_still_a_usage_error():
-    """nbformat asserts on a non-integer nbformat_minor with no message: a usage error, not an IndexError crash."""
-    with pytest.raises(UsageError) as e:
-        ipynb_cells('{"nbformat": 4, "nbformat_minor": "x", "metadata": {}, "cells": []}', "l.ipynb")
-    assert str(e.value).startswith("l.ipynb is not a readable notebook:")
+@pytest.mark.parametrize("minor", [0, 1, 2, 3, 4, 5])
+def test_every_nbformat_4_minor_reads_without_a_warning(minor, recwarn, capfd):
+    """4.0-4.4 notebooks have no cell ids and 4.5 ones may lack them: read as JSON, nothing validated or warned."""
+    nb = {"nbformat": 4, "nbformat_minor": minor, "metadata": {},
+          "cells": [{"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [],
+                     "source": ["x = 1\n", "y = 2"]},
+                    {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": "z = 3"}]}
+    import json
+
+    assert ipynb_cells(json.dumps(nb), "l.ipynb") == [("l.ipynb [In [3]]", "x = 1\ny = 2", 1),
+                                                      ("l.ipynb [code cell 2]", "z = 3", 1)]
+    assert len(recwarn) == 0 and capfd.readouterr().err == ""
+
+
+def test_an_nbformat_3_notebook_reads_its_worksheets():
+    import json
+
+    nb = {"nbformat": 3, "worksheets": [{"cells": [{"cell_type": "code", "input": ["a = 1"], "prompt_number": 2}]}]}
+    assert ipynb_cells(json.dumps(nb), "l.ipynb") == [("l.ipynb [In [2]]", "a = 1", 1)]
+
+
+def test_a_repeated_execution_count_falls_back_to_the_cells_place():
+    """Two cells showing In [4] (a cell re-run after editing another): the second is named by its place."""
+    import json
+
+    c = {"cell_type": "code", "execution_count": 4, "source": "a = 1"}
+    assert [f for f, _, _ in ipynb_cells(json.dumps({"cells": [c, c]}), "l.ipynb")] == [
+        "l.ipynb [In [4]]", "l.ipynb [code cell 2]"]
+
+
+def test_an_nbconvert_export_is_split_at_its_in_markers_and_labelled_with_them():
+    from mnist_scratch.grader.load import py_cell_list
+
+    text = "#!/usr/bin/env python\n# coding: utf-8\n\n# In[3]:\n\n\nx = 1\n\n\n# In[ ]:\n\n\ny = 2\n"
+    got = [(c.first, c.label) for c in py_cell_list(text, "l.py")]
+    assert got == [(1, ""), (4, "In [3]"), (10, "")]
+
+
+def test_an_exported_timing_cell_runs_its_body_as_a_cell_of_its_own(tmp_path):
+    """nbconvert writes `%%time` + definitions as one get_ipython().run_cell_magic line: the definitions still
+    run, named after that line, and the file's later lines keep their numbers."""
+    from mnist_scratch.grader.load import load_file
+
+    p = tmp_path / "l.py"
+    p.write_text("# In[2]:\n\n\n"
+                 "get_ipython().run_cell_magic('time', '', 'def relu(x):\\n    return x\\nq = 1 / 0\\n')\n"
+                 "z = 3\nw = z / 0\n")
+    got = load_file(p, seconds=5)
+    assert callable(got.namespace["relu"]) and got.namespace["z"] == 3
+    assert got.notes[0].startswith(f'File "{p} [line 4: %%cell body]", line 3, in <module>\n    q = 1 / 0')
+    assert got.notes[1].startswith(f'File "{p}", line 6, in <module>\n    w = z / 0')

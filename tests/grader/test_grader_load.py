@@ -134,9 +134,10 @@ def test_a_note_shows_only_the_learners_own_frames(tmp_path, monkeypatch):
     assert got.notes == ['File "l.py", line 2, in <module>\n    helper_mod_for_notes.boom()\nValueError: inside']
 
 
-def test_magics_are_stripped_before_running():
-    got = load_cells(cells("%matplotlib inline\nx = 1\n", "%time y = x + 1\n"), "l.py", seconds=5)
-    assert got.namespace["y"] == 2 and got.notes == []
+def test_magics_are_stripped_before_running_with_one_note():
+    got = load_cells(cells("%matplotlib inline\nx = 1\n", "%time y = x + 1\nx?\n"), "l.py", seconds=5)
+    assert got.namespace["y"] == 2
+    assert got.notes == ["skipped 2 line(s) of IPython syntax, not Python: %matplotlib, x?"]
 
 
 def test_printed_output_is_kept_aside():
@@ -187,6 +188,91 @@ def test_tracebacks_quote_the_code_as_run(monkeypatch):
     srcs = [("l.ipynb [code cell 1]", "%matplotlib inline\nq = 1\n", 1),
             ("l.ipynb [code cell 2]", "!ls\nq = q / 0\n", 1)]
     got = load_cells(srcs, "l.ipynb", seconds=5)
-    assert got.notes == ['File "l.ipynb [code cell 2]", line 2, in <module>\n    q = q / 0\n'
-                         "ZeroDivisionError: division by zero"]
+    assert got.notes[1:] == ['File "l.ipynb [code cell 2]", line 2, in <module>\n    q = q / 0\n'
+                             "ZeroDivisionError: division by zero"]
     assert load.linecache.getlines("l.ipynb [code cell 2]") == ["\n", "q = q / 0\n"]
+
+
+# ------------------------------------------------------------------ statement by statement
+
+
+def test_a_failing_statement_costs_only_itself_definitions_before_and_after_survive():
+    """A missing package in the middle of a cell: the defs above and below it are still there to grade."""
+    got = load_cells(cells("def lin(x, w, b): return x @ w + b\nimport no_such_pkg_here\n"
+                           "def relu(x): return x.clamp_min(0.)\n"), "l.py", seconds=5)
+    assert {"lin", "relu"} <= set(got.namespace) and "no_such_pkg_here" not in got.namespace
+    assert got.notes == ['File "l.py", line 2, in <module>\n    import no_such_pkg_here\n'
+                         "ModuleNotFoundError: No module named 'no_such_pkg_here'"]
+
+
+def test_the_cascade_of_name_errors_from_one_failure_is_one_note():
+    """The data cell fails: every later line that reads x_train (or what was computed from it) is counted under
+    that one note, not one note each; an unrelated NameError is its own note."""
+    got = load_cells(cells("import torch\nx_train = open('/no/such/mnist.pkl').read()\n", "n, m = x_train.shape\n",
+                           "w1 = torch.zeros(m, 3)\nprint(w1)\nx_train.mean()\n", "q = typo_name\n",
+                           "def f(): return x_train\nf()\n"), "l.py", seconds=5)
+    assert len(got.notes) == 2, got.notes
+    assert got.notes[0].startswith('File "l.py", line 2, in <module>') and "FileNotFoundError" in got.notes[0]
+    assert got.notes[0].endswith("(5 later statements failed for want of what this defines)")
+    assert got.notes[1].endswith("NameError: name 'typo_name' is not defined") and "f" in got.namespace
+
+
+def test_a_name_defined_again_later_is_no_longer_a_consequence():
+    got = load_cells(cells("x = 1 / 0\n", "x = 2\n", "y = x + undefined_y\n"), "l.py", seconds=5)
+    assert len(got.notes) == 2 and "undefined_y" in got.notes[1]
+
+
+def test_each_cell_has_its_own_time_budget_over_its_statements():
+    got = load_cells(cells("a = 1\nwhile True:\n    pass\nb = 2\n", "c = 3\n"), "l.py", seconds=0.3)
+    assert (got.namespace["a"], got.namespace["c"], "b" in got.namespace) == (1, 3, False)
+    assert got.notes == ["l.py: timed out after 0.3s (an endless loop?)"]
+
+
+def test_a_notebook_cell_is_named_by_its_execution_count(tmp_path):
+    import json
+
+    nb = {"nbformat": 4, "nbformat_minor": 2, "metadata": {}, "cells": [
+        {"cell_type": "code", "execution_count": 7, "metadata": {}, "outputs": [], "source": "a = 1\nb = a / 0"}]}
+    p = tmp_path / "l.ipynb"
+    p.write_text(json.dumps(nb))
+    got = load_file(p, seconds=5)
+    assert got.notes[0].startswith(f'File "{p} [In [7]]", line 2, in <module>')
+
+
+# ------------------------------------------------------------------ definitions
+
+
+def test_every_definition_is_recorded_and_the_last_hand_written_one_is_chosen():
+    """Both course notebooks end with `class Model(nn.Module)`: the hand-written Model before it is the one graded."""
+    got = load_cells(cells("import torch\nclass Model:\n    v = 1\n", "class Model:\n    v = 2\n",
+                           "class Model(torch.nn.Module):\n    v = 3\n"), "l.py", seconds=5)
+    assert [(d.where, d.autograd) for d in got.definitions["Model"]] == [
+        ("line 2", False), ("line 4", False), ("line 6", True)]
+    obj, note = got.handwritten("Model")
+    assert obj.v == 2 and got.namespace["Model"].v == 3
+    assert note == ("Model is defined 3 times: the last hand-written one (line 4) is graded, not line 2, "
+                    "line 6 (a torch.nn.Module)")
+
+
+def test_a_name_defined_once_has_no_note_and_an_autograd_only_one_is_skipped():
+    got = load_cells(cells("import torch\ndef lin(x): return x\nclass Model(torch.nn.Module): pass\nrelu = 3\n"),
+                     "l.py", seconds=5)
+    assert got.handwritten("lin") == (got.namespace["lin"], "")
+    assert got.handwritten("Model") == (None, "Model (line 3) is a torch.nn.Module (autograd), not hand-written: "
+                                              "skipped")
+    assert got.handwritten("relu") == (3, "") and got.handwritten("nope") == (None, "")
+
+
+def test_names_a_failed_star_import_would_have_brought_are_its_consequences():
+    """`from exp.nb_01 import *` fails: get_data() and friends, never defined anywhere, are counted under it."""
+    got = load_cells(cells("from no_such_course_module import *\n", "x = get_data()\n", "y = normalize_to(x)\n",
+                           "z = typo_after\n"), "l.py", seconds=5)
+    assert len(got.notes) == 1 and "No module named 'no_such_course_module'" in got.notes[0]
+    assert got.notes[0].endswith("(3 later statements failed for want of what this defines)")
+
+
+def test_a_statement_reading_a_name_whose_definition_failed_is_a_consequence_whatever_it_raises():
+    """`model = Model(w1, ...)` failed, so `model` is still an earlier function: model.backward() is no new cause."""
+    got = load_cells(cells("def model(x): return x\n", "model = Model_missing(1)\n", "model.backward()\n"),
+                     "l.py", seconds=5)
+    assert len(got.notes) == 1 and got.notes[0].endswith("(1 later statement failed for want of what this defines)")

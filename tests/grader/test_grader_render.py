@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from mnist_scratch.grader.exercise import render, render_ipynb, render_py
-from mnist_scratch.grader.solutions import BY_NAME, PARTS, Piece, cells, piece_source
+from mnist_scratch.grader.solutions import BY_NAME, DATA_CELL, PARTS, TRAIN_CELL, Piece, cells, piece_source
 
 INTRO = ("# The lesson as an exercise\n\nFill in every `raise NotImplementedError`, then run "
          "`mnist-scratch check THIS_FILE` (or, in a notebook, `from mnist_scratch import check; check()`).")
@@ -26,6 +26,19 @@ import math
 
 import torch
 from torch import tensor
+
+# %% [markdown]
+# ## The data
+
+# %%
+from mnist_scratch import load_mnist
+
+# the lesson's data: (50000, 784) floats in [0, 1) and labels 0..9; nothing loads while `check` grades
+x_train, y_train, x_valid, y_valid = load_mnist()
+n, m = x_train.shape
+nh = 50
+w1, b1 = torch.randn(m, nh) * math.sqrt(2 / m), torch.zeros(nh)  # forward_and_backward reads these
+w2, b2 = torch.randn(nh, 1) / math.sqrt(nh), torch.zeros(1)
 
 # %% [markdown]
 # ## The forward pass as functions (part `forward`)
@@ -49,20 +62,36 @@ def mse(output, targ):
     """Mean squared error of one output column against targ."""
     # output (bs, 1), targ (bs,) -> scalar; beware (bs, 1) - (bs,) broadcasts to (bs, bs)
     raise NotImplementedError
+
+# %% [markdown]
+# ## Watch your rules learn
+#
+# Once `check` passes, train the model on MNIST with your own rules.
+
+# %%
+from mnist_scratch import train
+
+# SGD through your own forward and backward code; does nothing while `check` grades
+history = train(rules=globals(), epochs=1)
 '''
 
 # the notebook of part init, cell by cell: (type, stable id, source)
 INIT_CELLS = [
     ("markdown", "cell-0", INTRO),
     ("code", "cell-1", PREAMBLE),
-    ("markdown", "cell-2", "## Normalize the inputs and initialize the weights (part `init`)\n\n"
+    ("markdown", "cell-2", "## The data"),
+    ("code", "cell-3", DATA_CELL),
+    ("markdown", "cell-4", "## Normalize the inputs and initialize the weights (part `init`)\n\n"
                            "He init keeps the variance of a ReLU layer's output near its input's."),
-    ("code", "cell-3", 'def normalize(x, m, s):\n    """x shifted by the mean m and scaled by the std s."""\n'
+    ("code", "cell-5", 'def normalize(x, m, s):\n    """x shifted by the mean m and scaled by the std s."""\n'
                        "    # x (n, 784); m, s scalars (the training set's mean and std)\n"
                        "    raise NotImplementedError"),
-    ("code", "cell-4", 'def he_init(n_in, n_out):\n    """A (n_in, n_out) weight drawn from N(0, 2 / n_in)."""\n'
+    ("code", "cell-6", 'def he_init(n_in, n_out):\n    """A (n_in, n_out) weight drawn from N(0, 2 / n_in)."""\n'
                        "    # -> (n_in, n_out); std sqrt(2 / n_in) because ReLU zeroes half of each layer's output\n"
                        "    raise NotImplementedError"),
+    ("markdown", "cell-7", "## Watch your rules learn\n\nOnce `check` passes, train the model on MNIST with your "
+                           "own rules."),
+    ("code", "cell-8", TRAIN_CELL),
 ]
 
 
@@ -90,7 +119,7 @@ def test_the_notebook_is_valid_nbformat_4_with_a_python_kernel_and_exactly_these
 
 def test_the_notebook_solutions_carry_the_reference_bodies():
     nb = nbformat.reads(render_ipynb(("init",), solutions=True), as_version=4)
-    assert [c.source.splitlines()[-1].strip() for c in nb.cells[3:]] == [
+    assert [c.source.splitlines()[-1].strip() for c in nb.cells[5:7]] == [
         "return (x - m) / s", "return torch.randn(n_in, n_out) * math.sqrt(2 / n_in)"]
     assert render("ipynb", ("init",), solutions=True) == render_ipynb(("init",), solutions=True)
 
@@ -110,8 +139,8 @@ def test_cells_are_the_blanks_by_default_in_the_lessons_order():
     assert cells()[:2] == [("markdown", INTRO), ("code", PREAMBLE)]
     # parts asked for out of order still come in the lesson's order
     heads = [src.splitlines()[0] for kind, src in cells(("ce", "init")) if kind == "markdown"]
-    assert heads[1:] == ["## Normalize the inputs and initialize the weights (part `init`)",
-                         "## Extension: softmax cross-entropy for 10 outputs (part `ce`)"]
+    assert heads[1:] == ["## The data", "## Normalize the inputs and initialize the weights (part `init`)",
+                         "## Extension: softmax cross-entropy for 10 outputs (part `ce`)", "## Watch your rules learn"]
 
 
 def test_a_class_piece_has_a_blank_line_between_its_comments_and_its_methods():

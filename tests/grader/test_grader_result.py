@@ -5,6 +5,7 @@ import math
 import pytest
 
 from mnist_scratch.grader.result import STATUSES, CheckResult, RuleResult
+from mnist_scratch.report.check import shown
 
 
 def row(name="relu", status="pass", **kw):
@@ -32,13 +33,15 @@ def test_a_row_defaults_to_nothing_compared_and_no_hint():
 def test_json_row_has_no_infinity_or_nan(max_rel, shown):
     """JSON has no inf/nan: a row compared to an infinite difference (wrong shape) gives null, not invalid JSON."""
     d = row(status="wrong", max_rel=max_rel, hint="w.g is wrong", key="values").to_dict()
-    assert d == {"name": "relu", "status": "wrong", "max_rel": shown, "hint": "w.g is wrong"}
+    assert d == {"name": "relu", "part": "forward", "status": "wrong", "max_rel": shown, "hint": "w.g is wrong",
+                 "key": "values", "traceback": []}
 
 
-def test_json_row_leaves_out_the_key_and_traceback():
-    """Autograders get name, status, max_rel and hint only: the key and the learner's frames are for the report."""
-    d = row(status="error", hint="boom", key="exception", traceback=("File x",)).to_dict()
-    assert d == {"name": "relu", "status": "error", "max_rel": None, "hint": "boom"}
+def test_json_row_carries_the_part_the_key_and_the_learners_traceback():
+    """An autograder shows the learner's own frames, and a class summary groups files by the diagnosis' key."""
+    d = row(status="error", hint="boom", key="exception", traceback=("File x", "ValueError: boom")).to_dict()
+    assert d == {"name": "relu", "part": "forward", "status": "error", "max_rel": None, "hint": "boom",
+                 "key": "exception", "traceback": ["File x", "ValueError: boom"]}
 
 
 # ------------------------------------------------------------------ CheckResult.ok
@@ -83,7 +86,7 @@ def test_lookup_of_a_rule_not_graded_raises_keyerror_naming_it():
 def test_json_document_of_a_passing_check():
     res = CheckResult([row("lin", max_rel=1e-9)], "f.py", seconds=1.23456)
     assert res.to_dict() == {"ok": True, "source": "f.py", "seconds": 1.235, "rules": [
-        {"name": "lin", "status": "pass", "max_rel": 1e-9, "hint": ""}]}
+        {"name": "lin", "part": "forward", "status": "pass", "max_rel": 1e-9, "hint": "", "key": "", "traceback": []}]}
 
 
 def test_json_document_carries_the_load_error_and_notes_only_when_there_are_some():
@@ -105,7 +108,7 @@ def test_a_fresh_result_has_its_own_notes_list():
 
 
 def test_repr_is_the_plain_text_report():
-    res = CheckResult([row("lin"), row("relu", "wrong", max_rel=0.5, hint="relu(x) is wrong")], "f.py")
+    res = shown(CheckResult([row("lin"), row("relu", "wrong", max_rel=0.5, hint="relu(x) is wrong")], "f.py"))
     text = repr(res)
     assert text.startswith("check f.py") and "relu(x) is wrong" in text and "5.0e-01" in text
     assert "FAIL: 1 of 2 rules not passing (1 wrong)" in text and "\x1b[" not in text
@@ -114,5 +117,12 @@ def test_repr_is_the_plain_text_report():
 def test_html_and_rich_render_the_same_report():
     from rich.console import Group
 
-    res = CheckResult([row("lin")], "f.py")
+    res = shown(CheckResult([row("lin")], "f.py"))
     assert "PASS: all 1 rules pass" in res._repr_html_() and isinstance(res.__rich__(), Group)
+
+
+def test_the_shown_result_keeps_every_field():
+    res = CheckResult([row("lin")], "f.py", seconds=1.5, error="", notes=["cell 2 raised"])
+    s = shown(res)
+    assert (s.rules, s.source, s.seconds, s.notes, s.ok) == (res.rules, res.source, res.seconds, res.notes, res.ok)
+    assert s.to_dict() == res.to_dict()

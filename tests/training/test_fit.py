@@ -10,7 +10,7 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import AutogradEngine, ReferenceEngine
-from mnist_scratch.training.fit import Hooks, epoch_order, fit, lr_at
+from mnist_scratch.training.fit import Callback, Callbacks, epoch_order, fit, lr_at
 
 
 def engines(cfg: TrainConfig):
@@ -91,7 +91,7 @@ def test_non_finite_loss_stops_and_names_the_step():
         fit(engines(cfg)[0], small_data(), cfg)
 
 
-class StopAfter(Hooks):
+class StopAfter(Callback):
     """Asks to stop after n batches."""
 
     def __init__(self, n):
@@ -106,6 +106,33 @@ class StopAfter(Hooks):
 
 def test_stop_request_ends_after_the_current_batch():
     cfg = TrainConfig(nh=(10,), epochs=3, bs=100)
-    hooks = StopAfter(15)
-    res = fit(engines(cfg)[0], small_data(), cfg, hooks)
-    assert res.interrupted and hooks.seen == 15 and len(res.epochs) == 1
+    cb = StopAfter(15)
+    res = fit(engines(cfg)[0], small_data(), cfg, [cb])
+    assert res.interrupted and cb.seen == 15 and len(res.epochs) == 1
+
+
+class Log(Callback):
+    """Logs its name on every epoch_end (and, with batches, every batch_end) into a shared list."""
+
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def epoch_end(self, stats, state):
+        self.log.append((self.name, "epoch", stats.epoch))
+
+
+class LogBatches(Log):
+    def batch_end(self, i, loss):
+        self.log.append((self.name, "batch", i))
+
+
+def test_callbacks_run_in_list_order_and_only_for_the_events_they_override():
+    cfg = TrainConfig(nh=(10,), epochs=2, bs=500)
+    log = []
+    cbs = [LogBatches("a", log), Log("b", log)]
+    one = Callbacks(cbs)
+    assert one.batch_end == cbs[0].batch_end  # the only callback with batch_end: its method, called directly
+    assert one.should_stop() is False and one.stats_every == 0
+    fit(engines(cfg)[0], small_data(n_train=1000), cfg, cbs)
+    one = [("a", "batch", 0), ("a", "batch", 1)]
+    assert log == one + [("a", "epoch", 1), ("b", "epoch", 1)] + one + [("a", "epoch", 2), ("b", "epoch", 2)]

@@ -15,7 +15,7 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.errors import TrainingError
 from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import ENGINES, AutogradEngine, ReferenceEngine
-from mnist_scratch.training.fit import Hooks, fit
+from mnist_scratch.training.fit import Callback, fit
 from mnist_scratch.training.fused import FusedEngine
 
 DEPTHS = [(), (24,), (24, 16), (24, 16, 12)]  # 1 to 4 linear layers
@@ -134,7 +134,7 @@ def test_fast_step_never_builds_a_graph():
     assert all(not t.requires_grad and t.grad_fn is None for t in tensors)
 
 
-class Recording(Hooks):
+class Recording(Callback):
     def __init__(self):
         self.seen: list[tuple[int, float]] = []
 
@@ -147,9 +147,9 @@ def test_batched_loss_read_back_matches_per_step(monkeypatch):
     cfg = TrainConfig(nh=(16,), epochs=1, bs=100, lr=0.05)  # 12 batches: 7 + 5 with k = 7
     data = small_data()
     per_step, batched = Recording(), Recording()
-    a = fit(FusedEngine(make(cfg.nh, cfg.loss), cfg), data, cfg, per_step)
+    a = fit(FusedEngine(make(cfg.nh, cfg.loss), cfg), data, cfg, [per_step])
     monkeypatch.setattr(train_mod, "sync_every", lambda device: 7)
-    b = fit(FusedEngine(make(cfg.nh, cfg.loss), cfg), data, cfg, batched)
+    b = fit(FusedEngine(make(cfg.nh, cfg.loss), cfg), data, cfg, [batched])
     assert [i for i, _ in batched.seen] == list(range(12)) and batched.seen == per_step.seen
     assert a.epochs[0].train_loss == b.epochs[0].train_loss
 

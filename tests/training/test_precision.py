@@ -11,13 +11,13 @@ from mnist_scratch.cli import app
 from mnist_scratch.config import TrainConfig, merge
 from mnist_scratch.errors import ConfigError, TrainingError
 from mnist_scratch.lesson.nn import make_model
-from mnist_scratch.training.fit import Hooks, fit
+from mnist_scratch.training.fit import Callback, fit
 from mnist_scratch.training.fused import FusedEngine
 from mnist_scratch.training.lr_find import sweep
 from mnist_scratch.training.precision import matmul_precision
 
 
-class Seen(Hooks):
+class Seen(Callback):
     """Records torch's float32 matmul precision at every batch."""
 
     def __init__(self):
@@ -35,9 +35,9 @@ def engine(cfg):
 def test_fit_trains_under_the_runs_precision_and_restores_the_callers(value):
     assert torch.get_float32_matmul_precision() == "highest"
     cfg = TrainConfig(nh=(16,), epochs=1, bs=100, matmul_precision=value)
-    hooks = Seen()
-    fit(engine(cfg), small_data(n_train=300), cfg, hooks)
-    assert hooks.seen == {value}
+    cb = Seen()
+    fit(engine(cfg), small_data(n_train=300), cfg, [cb])
+    assert cb.seen == {value}
     assert torch.get_float32_matmul_precision() == "highest"
 
 

@@ -9,7 +9,7 @@ from trainfakes import small_data
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import ENGINES
-from mnist_scratch.training.fit import Hooks, fit
+from mnist_scratch.training.fit import Callback, fit
 from mnist_scratch.training.fused import FusedEngine
 from mnist_scratch.training.stats import BINS, Probe, Tracker, update_ratio
 
@@ -86,15 +86,12 @@ def test_update_ratio():
     assert update_ratio(0.1, 0.0, 1.0) == -math.inf and update_ratio(0.1, 1.0, 0.0) == math.inf
 
 
-class Asking(Hooks):
+class Asking(Callback):
     def __init__(self, every):
-        self.every, self.steps = every, []
+        self.stats_every, self.steps = every, []
 
-    def stats_every(self):
-        return self.every
-
-    def step_stats(self, step, lr, loss, probe):
-        self.steps.append(step)
+    def step_stats(self, stats, probe):
+        self.steps.append(stats.step)
         assert isinstance(probe, Probe) and len(probe.acts) == 2
 
 
@@ -106,7 +103,7 @@ def test_fit_probes_only_the_steps_asked_for(monkeypatch, every):
     calls = []
     real = e.step_stats
     monkeypatch.setattr(e, "step_stats", lambda *a: calls.append(1) or real(*a))
-    hooks = Asking(every)
-    fit(e, data, cfg, hooks)
-    assert hooks.steps == list(range(0, 20, every)) if every else hooks.steps == []
-    assert len(calls) == len(hooks.steps)
+    cb = Asking(every)
+    fit(e, data, cfg, [cb])
+    assert cb.steps == list(range(0, 20, every)) if every else cb.steps == []
+    assert len(calls) == len(cb.steps)

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from mnist_scratch.cli import app
 from mnist_scratch.training import runs
+from mnist_scratch.training.fit import Stop
 
 runner = CliRunner()
 FAST = ["--nh", "32", "--bs", "64", "--lr", "0.05", "--momentum", "0.9", "--no-progress"]
@@ -80,11 +81,11 @@ def test_divergence_exits_1_and_saves_no_weights(tmp_path):
 
 def test_interrupt_then_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
     full = json.loads(train(*FAST, "--epochs", "3", "--out", str(tmp_path / "a"), "--json").stdout)
-    orig = runs.Recorder.should_stop
-    monkeypatch.setattr(runs.Recorder, "should_stop", lambda self: len(runs.read_metrics(self.out)) >= 2 or orig(self))
+    orig = Stop.should_stop
+    monkeypatch.setattr(Stop, "should_stop", lambda self: len(runs.read_metrics(tmp_path / "b")) >= 2 or orig(self))
     r = train(*FAST, "--epochs", "3", "--out", str(tmp_path / "b"))
     assert r.exit_code == 130 and "interrupted" in r.stdout
-    monkeypatch.setattr(runs.Recorder, "should_stop", orig)
+    monkeypatch.setattr(Stop, "should_stop", orig)
     r = train("--resume", str(tmp_path / "b"), "--json", "--no-progress")
     assert r.exit_code == 0, r.output
     resumed = json.loads(r.stdout)["epochs"]
@@ -157,7 +158,7 @@ def test_plot_needs_matplotlib_before_training(tmp_path, monkeypatch):
 
 
 def test_interrupted_before_any_epoch_with_plot_still_exits_130(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs.Recorder, "should_stop", lambda self: True)
+    monkeypatch.setattr(Stop, "should_stop", lambda self: True)
     r = train(*FAST, "--epochs", "2", "--out", str(tmp_path / "a"), "--plot", str(tmp_path / "c.png"), "--json")
     assert r.exit_code == 130, r.output
     assert json.loads(r.stdout)["checkpoint"] is None and not (tmp_path / "c.png").exists()

@@ -13,7 +13,7 @@ from mnist_scratch.config import TrainConfig
 from mnist_scratch.grader.exercise import render
 from mnist_scratch.lesson.nn import make_model
 from mnist_scratch.training.engines import ReferenceEngine
-from mnist_scratch.training.fit import Hooks, fit
+from mnist_scratch.training.fit import Callback, fit
 from mnist_scratch.training.rules import RulesEngine, choose
 
 FAST = ["--nh", "32", "--bs", "64", "--epochs", "2", "--no-progress", "--json"]
@@ -66,7 +66,7 @@ def test_the_solutions_reach_the_reference_engines_accuracy(tmp_path, request, w
 def test_per_step_losses_follow_the_reference_to_float32_round_off(classes_file, functions_file, fake_dataset):
     cfg = TrainConfig(nh=(32,), loss="ce", epochs=1, bs=64, engine="reference")
 
-    class Losses(Hooks):
+    class Losses(Callback):
         def __init__(self):
             self.values = []
 
@@ -77,9 +77,9 @@ def test_per_step_losses_follow_the_reference_to_float32_round_off(classes_file,
     for name, make in (("reference", lambda m: ReferenceEngine(m, cfg)),
                        ("classes", lambda m: RulesEngine(m, cfg, choose(classes_file, "ce", seconds=10))),
                        ("functions", lambda m: RulesEngine(m, cfg, choose(functions_file, "ce", seconds=10)))):
-        hooks = Losses()
-        fit(make(make_model(cfg.nh, "ce", generator=torch.Generator().manual_seed(0))), fake_dataset, cfg, hooks)
-        runs[name] = torch.tensor(hooks.values)
+        cb = Losses()
+        fit(make(make_model(cfg.nh, "ce", generator=torch.Generator().manual_seed(0))), fake_dataset, cfg, [cb])
+        runs[name] = torch.tensor(cb.values)
     for name in ("classes", "functions"):
         rel = ((runs[name] - runs["reference"]).abs() / runs["reference"]).max().item()
         assert rel < 1e-5, (name, rel)  # same math, rounded in another order at most

@@ -1,36 +1,26 @@
-"""`train` in more than one process: the launcher side (`--procs N`) and every rank's side (torchrun's too)."""
+"""`train` in more than one process: the launcher side (`--procs N`) and every rank's side (torchrun's too).
+
+`show` is the command's: show.display() the callbacks that show the run on rank 0, show.end(run) renders the
+finished run there and returns the exit code. It is sent to the workers, so it must pickle.
+"""
 
 import contextlib
 import dataclasses
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_scratch.errors import MnistScratchError, PeerLostError, UsageError
 
 
-@dataclass(frozen=True)
-class Show:
-    """What rank 0 does with the run besides training: where the data is, and how to show the results."""
-
-    data_dir: "Path | None"
-    as_json: bool
-    no_progress: bool
-    plot: "Path | None"
-    target_acc: "float | None" = None  # --target-acc: rank 0 checks the best valid accuracy (exit 3 below it)
-
-
-def run_rank(p, world, show: Show) -> int:
-    """Join the other ranks, train this one's share of every batch; rank 0 renders. The exit code: 0, or 130/143
-    after a Ctrl-C/SIGTERM (the ranks stop together)."""
+def run_rank(p, world, data_dir: "Path | None", show) -> int:
+    """Join the other ranks, train this one's share of every batch; rank 0 shows the run. The exit code: 0, or
+    130/143 after a Ctrl-C/SIGTERM (the ranks stop together)."""
     import torch
     import torch.distributed as dist
 
     from mnist_scratch.data import load_dataset
     from mnist_scratch.interrupts import EXIT_CODES
-    from mnist_scratch.report import train as report
-    from mnist_scratch.training import distributed, runs, target
-    from mnist_scratch.training.fit import Hooks
+    from mnist_scratch.training import distributed, runs
     from mnist_scratch.training.parallel import collective
 
     device = distributed.device_for(world, runs.resolve_device(p.cfg.device).type)
@@ -39,38 +29,27 @@ def run_rank(p, world, show: Show) -> int:
     with distributed.joined(world, device, p.cfg.dist_timeout):
         if not world.lead:  # rank 0 first: it downloads the dataset if it must, once
             collective("the wait for rank 0's data", dist.barrier)
-        data = load_dataset(show.data_dir, device=device)
+        data = load_dataset(data_dir, device=device)
         if world.lead:
             collective("the wait for rank 0's data", dist.barrier)
-        display = report.TableHooks(progress=not show.no_progress) if world.lead and not show.as_json else Hooks()
         with contextlib.suppress(ValueError):  # not the main thread: Ctrl-C stays as it is
             # fit turns a Ctrl-C into a stop request; once it returns, a second SIGINT (a terminal's reaches the
             # workers and the launcher, which passes its own on) must not cut rank 0's table short
             signal.signal(signal.SIGINT, lambda signum, frame: None)
-        run = runs.train_run(p, data, display, world=world)
+        run = runs.train_run(p, data, show.display() if world.lead else [], world=world)
     if world.lead:
-        gate = None if show.target_acc is None else target.gate(run.history, show.target_acc)
-        report.render(run, as_json=show.as_json, gate=gate)
-        if show.plot is not None and run.history:
-            from mnist_scratch.report.plots import plot_history
-
-            plot_history(run.history, show.plot)
-        if not run.interrupted:
-            target.enforce(gate)
+        return show.end(run)
     return EXIT_CODES.get(run.signal, 130) if run.interrupted else 0
 
 
-def under_torchrun(p, world, typed_procs: "int | None", show: Show) -> int:
-    """This process is one of torchrun's workers: every rank runs this; rank 0 prints the errors all ranks share."""
+def under_torchrun(p, world, data_dir: "Path | None", show) -> int:
+    """This process is one of torchrun's workers (p planned with its world size): every rank runs this; rank 0
+    prints the errors all ranks share."""
     from mnist_scratch.training.parallel import check
 
-    if typed_procs is not None and typed_procs != world.size:
-        raise UsageError(f"--procs {typed_procs} does not match torchrun's WORLD_SIZE {world.size}; drop --procs "
-                         "under torchrun")
-    p = dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, procs=world.size))
     check(p.cfg)
     try:
-        return run_rank(p, world, show)
+        return run_rank(p, world, data_dir, show)
     except PeerLostError:  # this rank's own view: it names itself
         raise
     except MnistScratchError as e:  # raised alike on every rank (same data, same reduced loss): rank 0 says it
@@ -79,7 +58,7 @@ def under_torchrun(p, world, typed_procs: "int | None", show: Show) -> int:
         return e.exit_code
 
 
-def spawned(p, resumed: bool, show: Show) -> tuple[int, str, str]:
+def spawned(p, resumed: bool, data_dir: "Path | None", show) -> tuple[int, str, str]:
     """A worker started by `--procs`: (exit code, outcome, message) for the launcher, which prints one line."""
     from mnist_scratch.interrupts import exit_code
     from mnist_scratch.training import checkpoint, distributed
@@ -88,7 +67,7 @@ def spawned(p, resumed: bool, show: Show) -> tuple[int, str, str]:
     try:
         if resumed:  # the checkpoint is read here rather than shipped through a pipe
             p = dataclasses.replace(p, ckpt=checkpoint.load(p.out))
-        code = run_rank(p, world, show)
+        code = run_rank(p, world, data_dir, show)
         return (code, "interrupted", "") if code else (0, "ok", "")
     except PeerLostError as e:
         return 1, "lost", str(e)
@@ -108,15 +87,15 @@ class WorkersFailed(MnistScratchError):
         self.exit_code = code
 
 
-def launch_training(p, show: Show) -> int:
+def launch_training(p, data_dir: "Path | None", show) -> int:
     """`--procs N`: check, make sure the dataset is there, start N workers, turn their outcomes into an exit code."""
     from mnist_scratch.data import load_dataset
     from mnist_scratch.training.launch import explain, launch
     from mnist_scratch.training.parallel import check
 
     check(p.cfg)
-    load_dataset(show.data_dir)  # downloaded and verified once, here, before N workers read it
-    outcomes = launch(p.cfg.procs, spawned, (dataclasses.replace(p, ckpt=None), p.ckpt is not None, show),
+    load_dataset(data_dir)  # downloaded and verified once, here, before N workers read it
+    outcomes = launch(p.cfg.procs, spawned, (dataclasses.replace(p, ckpt=None), p.ckpt is not None, data_dir, show),
                       p.cfg.dist_timeout)
     message, code = explain(outcomes, p.cfg.dist_timeout)
     if message is not None:

@@ -14,8 +14,8 @@ from mnist_scratch.cli import app
 from mnist_scratch.config import TrainConfig
 from mnist_scratch.data import Dataset
 from mnist_scratch.errors import UsageError
-from mnist_scratch.lesson import digits
 from mnist_scratch.report import show as report
+from mnist_scratch.training import digits
 
 MEAN, STD = 0.13, 0.31
 
