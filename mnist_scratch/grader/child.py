@@ -33,10 +33,10 @@ def graded(loaded, names) -> tuple[dict, dict]:
         if pick is None:
             continue
         obj, note = pick(n)
-        if obj is None:
-            ns.pop(n, None)
-        else:
+        if obj is not None:
             ns[n] = obj
+        elif not note:  # (with a note: only a torch.nn.Module is there, left for kind() to name and skip)
+            ns.pop(n, None)
         if note:
             notes[n] = note
     return ns, notes

@@ -21,7 +21,7 @@ def _verdict(rule: Rule, learner, kind: str, *, seconds: float, filenames=None, 
     if kind == "missing":
         return RuleResult(rule.name, rule.part, "missing", hint=note or f"no {rule.name} defined")
     if kind == "nn.Module":
-        return RuleResult(rule.name, rule.part, "missing", hint=note or f"{rule.name} is a torch.nn.Module "
+        return RuleResult(rule.name, rule.part, "skipped", hint=note or f"{rule.name} is a torch.nn.Module "
                                                                         "(autograd), not hand-written: skipped")
     wants_class = rule.kind == "class"
     if wants_class != (kind == "class") or kind.startswith("other:"):  # a callable object passes as a function

@@ -15,7 +15,7 @@ from mnist_scratch.grader.mutants import MutantsReport
 from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
 STYLE = {"pass": "green", "wrong": "bold red", "error": "bold red", "missing": "yellow", "not implemented": "yellow",
-         "autograd": "bold red"}
+         "autograd": "bold red", "skipped": "yellow"}
 
 
 def _rel(v: "float | None") -> str:
