@@ -27,6 +27,8 @@ def check(
                      ] = None,
     part: Annotated[Part | None, typer.Option(help="Grade one part only.", show_default=False)] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each rule (and each cell while loading) may run.")] = 10.0,
+    file_timeout: Annotated[float, typer.Option(help="Seconds one file may take: loading it and every rule "
+                                                "(check ends within this plus about a second).")] = 60.0,
     mutants: Annotated[bool, typer.Option("--mutants", help="Grade the built-in catalogue of broken solutions "
                                           "instead: shows each mistake caught with its diagnosis.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="table (default); csv: a gradebook on stdout, one row per "
@@ -44,9 +46,11 @@ def check(
     """Grade every function and class FILE defines against autograd (float64) and finite differences.
 
     This RUNS THE CODE IN FILE AS YOU, with your permissions, like `python FILE` would: check only files you
-    trust. The file itself is never modified. Each rule is fed the right inputs and upstream gradient, so one
-    wrong rule never makes the next look wrong; a wrong one gets a diagnosis in plain words, an exception shows
-    your own traceback lines. Several files or a folder: one row per file and a summary of the class's mistakes.
+    trust. It runs in a child process (its own PID namespace where the system allows, limited memory, CPU time
+    and output) that cannot change the verdict, which is computed here. The file itself is never modified.
+    Each rule is fed the right inputs and upstream gradient, so one wrong rule never makes the next look wrong;
+    a wrong one gets a diagnosis in plain words, an exception shows your own traceback lines. Several files or a
+    folder: one row per file and a summary of the class's mistakes.
     Exit 0 when every graded rule of every file passes, 1 otherwise, 2 on a usage error.
 
     Example: mnist-scratch check lesson.py --part backward; mnist-scratch check submissions/ --format csv
@@ -59,6 +63,8 @@ def check(
     part = part.value if part is not None else None
     if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
         raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {timeout:g}")
+    if not (math.isfinite(file_timeout) and 0 < file_timeout <= MAX_TIMEOUT):
+        raise UsageError(f"--file-timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {file_timeout:g}")
     if jobs < 0:
         raise UsageError(f"--jobs must be 0 (the cores) or more, got {jobs}")
     if as_json and fmt != Format.table:
@@ -77,18 +83,23 @@ def check(
         return
     if not files:
         raise UsageError("give the FILE to check (or --mutants); write one with `mnist-scratch exercise`")
-    from mnist_scratch.grader import RULES
     from mnist_scratch.grader.classbook import Points
+    from mnist_scratch.grader.solutions import BY_NAME
 
-    pts = _points(points, tuple(r.name for r in RULES)) if points is not None else Points()
+    pts = _points(points, tuple(BY_NAME)) if points is not None else Points()
     one = len(files) == 1 and not files[0].is_dir()
     paths = _submissions(files)
     if one:  # today's single-file check: a file that cannot be read is a usage error (exit 2), not a row
+        from mnist_scratch.grader.spawn import MEMORY_MB, OUTPUT_BYTES, spawn_loading
+
+        # the child imports torch and loads the file while this process imports torch: the start-ups overlap
+        child = spawn_loading(str(paths[0]), seconds=timeout, names=tuple(BY_NAME), memory_mb=MEMORY_MB,
+                              cpu_seconds=int(file_timeout) + 1, output_bytes=OUTPUT_BYTES)
         from mnist_scratch.grader import check_file
 
-        results = [check_file(paths[0], part=part, seconds=timeout)]
+        results = [check_file(paths[0], part=part, seconds=timeout, file_seconds=file_timeout, child=child)]
     else:
-        results = _grade_all(paths, part, timeout, jobs or os.cpu_count() or 1)
+        results = _grade_all(paths, part, timeout, jobs or os.cpu_count() or 1, file_timeout)
     if fmt == Format.gradescope:
         report.write_gradescope(results, pts, out, one=one)
     elif fmt == Format.csv:
@@ -136,7 +147,7 @@ def _submissions(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _grade_all(paths: list[Path], part, seconds: float, jobs: int):
+def _grade_all(paths: list[Path], part, seconds: float, jobs: int, file_seconds: float):
     """check_file on each path, up to jobs at once; a file the grader fails on is its own error row."""
     import sys
     from concurrent.futures import ThreadPoolExecutor
@@ -147,7 +158,7 @@ def _grade_all(paths: list[Path], part, seconds: float, jobs: int):
 
     def one(path: Path) -> CheckResult:
         try:
-            return check_file(path, part=part, seconds=seconds)
+            return check_file(path, part=part, seconds=seconds, file_seconds=file_seconds)
         except MnistScratchError as e:  # unreadable, too large, not a notebook: this file's row says so
             return CheckResult([], str(path), error=str(e))
         except Exception as e:  # noqa: BLE001 - one file must never cost the others their grades

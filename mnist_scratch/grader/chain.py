@@ -1,11 +1,11 @@
 """Grading the chained backward passes as a whole, naming the first tensor in backward order that is wrong."""
 
-import functools
+import re
 
 import torch
 from torch import Tensor
 
-from mnist_scratch.grader.core import CASES, Ctx, Failed, fd_confirm
+from mnist_scratch.grader.core import CASES, Ctx, Failed, Op, fd_confirm, rtol_of
 from mnist_scratch.grader.diagnose import Diagnosis, close, diagnose, max_rel
 
 # the tensors of lin -> relu -> lin -> mse in the order the backward pass fills their .g
@@ -13,7 +13,6 @@ ORDER = ("out", "w2", "b2", "l2", "l1", "w1", "b1", "inp")
 SAY = {"out": "out (the model output, mse's input)", "w2": "w2", "b2": "b2", "l2": "l2 (relu's output, lin2's input)",
        "l1": "l1 (relu's input)", "w1": "w1", "b1": "b1", "inp": "inp (the model input)"}
 ROLE = {"w1": "weight", "w2": "weight", "b1": "bias", "b2": "bias"}
-_MISSING = object()
 
 
 def model_tensors(k: int) -> dict[str, Tensor]:
@@ -55,7 +54,7 @@ def first_wrong(found: dict[str, "Tensor | None"], ref: dict[str, Tensor], bs: i
         if name not in found:  # the learner's code never exposed this tensor (inlined): judge the next one
             continue
         got = found[name]
-        if got is not None and isinstance(got, Tensor) and close(got, ref[name], 1e-8):
+        if isinstance(got, Tensor) and close(got, ref[name], rtol_of(got)):
             ctx.worst = max(ctx.worst, max_rel(got, ref[name]))
             right.append(name)
             continue
@@ -65,7 +64,7 @@ def first_wrong(found: dict[str, "Tensor | None"], ref: dict[str, Tensor], bs: i
                      role=ROLE.get(name, ""), candidates=cands)
         where = f"everything from the loss up to {SAY[right[-1]]} is right" if right else \
             "it is the first gradient in backward order"
-        hint = d.hint[:1].upper() + d.hint[1:]
+        hint = d.hint if d.hint.startswith(name) else d.hint[:1].upper() + d.hint[1:]  # w2.g stays w2.g
         raise Failed("wrong", f"the gradient reaching {SAY[name]} is wrong; {where}. {hint}", f"first_wrong:{name}",
                      max_rel=max_rel(got, ref[name]) if isinstance(got, Tensor) else None)
 
@@ -83,70 +82,76 @@ def _fd(t: dict[str, Tensor], grads: dict[str, "Tensor | None"], k: int) -> None
     fd_confirm(loss, params, seed=k, relus=lambda: (state["l1"],))
 
 
-def _spy(fn, calls: list, name: str):
-    @functools.wraps(fn)
-    def spy(*args, **kw):
-        calls.append((name, args))
-        return fn(*args, **kw)
-
-    return spy
+def forward_of(t: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The lesson's forward intermediates l1, l2 and out for case tensors t."""
+    l1 = t["inp"] @ t["w1"] + t["b1"]
+    l2 = l1.clamp_min(0)
+    return {"l1": l1, "l2": l2, "out": l2 @ t["w2"] + t["b2"]}
 
 
-def forward_and_backward(fn, ctx: Ctx) -> None:
+def check_forward(outs: dict, t: dict[str, Tensor], bs: int, ctx: Ctx) -> None:
+    """The learner's own forward intermediates, in forward order: a wrong one is what to fix first.
+
+    A backward pass that matches a wrong forward (a ReLU shifted by -0.5 and its mask) is told about the forward,
+    not about a gradient that is right for what their forward computed.
+    """
+    want = forward_of(t)
+    for name in ("l1", "l2", "out"):
+        got = outs.get(name)
+        if not isinstance(got, Tensor) or close(got, want[name], max(1e-6, rtol_of(got))):
+            continue
+        d = diagnose(name, got, want[name], bs=bs)
+        raise Failed("wrong", f"the forward pass is wrong at {SAY[name]}: {d.hint}; the gradients are judged once "
+                              "the forward is right", f"forward:{name}", max_rel=max_rel(got, want[name]))
+
+
+DTYPE_CLASH = re.compile(r"dtype|scalar type|Float|Double|float != double|double != float")
+FLOAT32_NOTE = "graded in float32: the code mixes float32 with the lesson's float64 tensors"
+
+
+def run_case(ctx: Ctx, op: Op, t: dict[str, Tensor]):
+    """(the case tensors as graded, the op's answer): float64 first; float32 when their code cannot take float64.
+
+    The returned tensors are float64 copies of what the learner's code saw, so the references match its inputs.
+    """
+    try:
+        return t, ctx.call(op, t | {"targ": ctx.targets(t["targ"])})
+    except Failed as f:
+        if f.status != "error" or not DTYPE_CLASH.search(f.hint):
+            raise
+    t32 = {k: v.float() if v.is_floating_point() else v for k, v in t.items()}
+    value = ctx.call(op, t32 | {"targ": ctx.targets(t32["targ"])})
+    if FLOAT32_NOTE not in ctx.notes:
+        ctx.notes.append(FLOAT32_NOTE)
+    return {k: v.double() if v.is_floating_point() else v for k, v in t32.items()}, value
+
+
+def forward_and_backward(fn: Op, ctx: Ctx) -> None:
     """The learner's forward_and_backward with the globals w1, b1, w2, b2 set to each case's tensors.
 
-    Their lin_grad / relu_grad / mse_grad calls are watched on the way (the functions still run as written), so the
-    intermediates l1, l2 and out can be found and judged too.
+    Their lin_grad / relu_grad / mse_grad calls are watched on the way (adapters.chain_run), so the intermediates
+    l1, l2 and out can be found and judged too.
     """
-    glb = getattr(fn, "__globals__", None)
-    if glb is None:
+    name = fn.bound[0]
+    if ctx.learner.kinds([name])[name] != "function":
         raise Failed("error", "forward_and_backward must be a plain function (it reads the globals w1, b1, w2, b2)",
                      "type")
     for k, case in enumerate(CASES):
-        t = model_tensors(k)
-        names = ("w1", "b1", "w2", "b2", "mse_grad", "lin_grad", "relu_grad")
-        saved, calls = {n: glb.get(n, _MISSING) for n in names}, []
-        try:
-            glb.update({n: t[n] for n in ("w1", "b1", "w2", "b2")})
-            for n in ("mse_grad", "lin_grad", "relu_grad"):
-                if callable(glb.get(n)):
-                    glb[n] = _spy(glb[n], calls, n)
-            ctx.call(fn, t["inp"], t["targ"])
-        finally:
-            for n, v in saved.items():
-                if v is _MISSING:
-                    glb.pop(n, None)
-                else:
-                    glb[n] = v
-        found = {n: getattr(t[n], "g", None) for n in ("w2", "b2", "w1", "b1", "inp")}
-        for name, args in calls:
-            if name == "mse_grad" and args:
-                found["out"] = getattr(args[0], "g", None)
-            elif name == "relu_grad" and len(args) >= 1:
-                found["l1"] = getattr(args[0], "g", None)
-            elif name == "lin_grad" and len(args) >= 3 and args[2] is t["w2"]:  # lin_grad(l2, out, w2, b2)
-                found["l2"], found["out"] = getattr(args[0], "g", None), getattr(args[1], "g", None)
-            elif name == "lin_grad" and len(args) >= 3 and args[2] is t["w1"]:  # lin_grad(inp, l1, w1, b1)
-                found["l1"] = getattr(args[1], "g", None)
+        t, (outs, found) = run_case(ctx, ctx.op("chain_run", name), model_tensors(k))
+        check_forward(outs, t, case.bs, ctx)
         _, ref = reference(t)
         first_wrong(found, ref, case.bs, ctx)
         _fd(t, found, k)
 
 
-def model(cls, ctx: Ctx) -> None:
+def model(name: str, ctx: Ctx) -> None:
     """Model(w1, b1, w2, b2): the loss it returns, then backward() judged tensor by tensor in backward order."""
     for k, case in enumerate(CASES):
-        t = model_tensors(k)
-        m = ctx.call(cls, t["w1"], t["b1"], t["w2"], t["b2"])
-        loss = ctx.call(m, t["inp"], t["targ"])
+        t, (loss, outs, found) = run_case(ctx, ctx.op("model_run", name), model_tensors(k))
+        check_forward(outs, t, case.bs, ctx)
         want, ref = reference(t)
+        if isinstance(loss, Tensor) and loss.numel() == 1:
+            loss = loss.reshape(())  # a (1,)-shaped loss is the same number
         ctx.expect("the loss model(x, targ) returns", loss, torch.tensor(want, dtype=torch.float64), bs=case.bs)
-        ctx.call(m.backward)
-        found = {n: getattr(t[n], "g", None) for n in ("w2", "b2", "w1", "b1", "inp")}
-        layers = getattr(m, "layers", None)
-        if isinstance(layers, (list, tuple)) and len(layers) == 3:
-            for name, layer in zip(("l1", "l2", "out"), layers, strict=True):
-                if isinstance(getattr(layer, "out", None), Tensor):
-                    found[name] = getattr(layer.out, "g", None)
         first_wrong(found, ref, case.bs, ctx)
         _fd(t, found, k)

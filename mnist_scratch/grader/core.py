@@ -10,7 +10,7 @@ from torch import Tensor
 
 from mnist_scratch.gradcheck.kink import sample_differences
 from mnist_scratch.grader.diagnose import Diagnosis, close, diagnose, max_rel
-from mnist_scratch.grader.sandbox import run
+from mnist_scratch.grader.sandbox import Bounded, run
 
 FD_H, FD_RTOL, FD_ATOL, FD_SAMPLES = 1e-6, 1e-4, 1e-7, 6  # float64 central differences on sampled entries
 KINK_MARGIN = 1e-3  # ReLU inputs are moved at least this far from 0, so a step of FD_H never crosses the kink
@@ -65,6 +65,12 @@ def vjp(f: Callable, inputs: tuple[Tensor, ...], upstream: "Tensor | None" = Non
     return tuple(g.detach() for g in grads)
 
 
+def rtol_of(got) -> float:
+    """float64 round-off, or float32's when the learner's code computed in a lower precision."""
+    low = isinstance(got, Tensor) and got.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    return 1e-5 if low else 1e-8
+
+
 class Failed(Exception):
     """A rule's verdict other than pass; raised from deep inside a rule's grading, caught once per rule."""
 
@@ -74,21 +80,53 @@ class Failed(Exception):
         self.status, self.hint, self.key, self.max_rel, self.traceback = status, hint, key, max_rel, traceback
 
 
+@dataclass(frozen=True)
+class Op:
+    """A named adapter operation (adapters.OPS) on the learner's code, with its first arguments bound."""
+
+    learner: object  # learner.LocalLearner or learner.RemoteLearner
+    name: str
+    bound: tuple = ()
+
+    def __call__(self, *args):
+        raise TypeError("an Op runs through Ctx.call, where its time limit and verdicts are handled")
+
+
 @dataclass
 class Ctx:
     """State of one rule's grading: the time limit, whose frames to show, the worst difference so far."""
 
     seconds: float
     is_theirs: Callable[[str], bool]
-    stdout: io.StringIO = field(default_factory=io.StringIO)
+    stdout: io.TextIOBase = field(default_factory=Bounded)
     worst: float = 0.0
     notes: list[str] = field(default_factory=list)
+    learner: object = None
+    column_targets: bool = False  # send targets as (bs, 1) columns, as the 2019 lesson's y_train.unsqueeze(-1)
+
+    def targets(self, targ: Tensor) -> Tensor:
+        """The targets in the shape this grading sends them: (bs,) as the lesson has them, or a (bs, 1) column."""
+        return targ[:, None].clone() if self.column_targets else targ
+
+    def op(self, name: str, *bound) -> Op:
+        """The learner-side operation `name` with its first arguments (a rule's name, a class's constructor args)."""
+        return Op(self.learner, name, bound)
 
     def call(self, fn: Callable, *args):
         """fn(*args) as the learner wrote it; anything but a return becomes the rule's verdict."""
-        ran = run(fn, *args, seconds=self.seconds, is_theirs=self.is_theirs, stdout=self.stdout)
+        if isinstance(fn, Op):
+            ran = fn.learner.run(fn.name, fn.bound + args, seconds=self.seconds, stdout=self.stdout)
+        else:
+            ran = run(fn, *args, seconds=self.seconds, is_theirs=self.is_theirs, stdout=self.stdout)
+        for note in ran.notes:
+            if note not in self.notes:
+                self.notes.append(note)
         if ran.outcome == "ok":
             return ran.value
+        if ran.outcome == "autograd":
+            raise Failed("autograd", "the gradient comes from autograd (torch.autograd.grad, .backward() or "
+                                     "torch.func), not from your own formula: write the rule by hand", "autograd",
+                         traceback=ran.traceback)
         if ran.outcome == "not implemented":
             raise Failed("not implemented", "still raises NotImplementedError", "not_implemented")
         if ran.outcome == "timeout":
@@ -114,8 +152,11 @@ class Ctx:
             try:
                 got = torch.as_tensor(got, dtype=torch.float64)
             except (TypeError, ValueError, RuntimeError):
-                raise Failed("wrong", f"{label} is a {type(got).__name__}, not a tensor", "type") from None
-        rtol = 1e-5 if got is not None and got.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-8
+                what = getattr(got, "type_name", type(got).__name__)
+                raise Failed("wrong", f"{label} is a {what}, not a tensor", "type") from None
+        if got is not None and want.dim() == 0 and got.numel() == 1:
+            got = got.reshape(())  # a (1,)-shaped loss is the same number
+        rtol = rtol_of(got)
         if got is not None and close(got, want, rtol):
             self.worst = max(self.worst, max_rel(got, want))
             return

@@ -50,6 +50,18 @@ def _ratio(got: Tensor, want: Tensor) -> "float | None":
     return c if resid <= 1e-6 * max(abs(c), 1e-12) * w.abs().max().item() else None
 
 
+def _offset(got: Tensor, want: Tensor) -> "float | None":
+    """d when got == want + d for one constant d != 0 over at least two entries, else None."""
+    diff = (got.double() - want.double()).reshape(-1)
+    if diff.numel() < 2 or not bool(want.any()):  # all zeros right: no shape to be shifted
+        return None
+    d = diff.mean().item()
+    scale = max(want.double().abs().max().item(), abs(d), 1e-300)
+    if abs(d) <= 1e-6 * scale or (diff - d).abs().max().item() > 1e-6 * scale:
+        return None
+    return d
+
+
 def _near(x: float, y: float) -> bool:
     return abs(x - y) <= 1e-6 * max(abs(y), 1.0)
 
@@ -124,6 +136,15 @@ def diagnose(
                                       "(exp of a large number? subtract the row max first, as logsumexp does)")
     c = _ratio(got, want)
     if c is not None and not _near(c, 1.0):
-        return by_ratio(label, c, bs, role)
+        d = by_ratio(label, c, bs, role)
+        if d.key != "scale" or want.numel() > 1:  # any two numbers have some ratio: only a named one means much
+            return d
+    off = _offset(got, want)
+    if off is not None:
+        return Diagnosis("offset", f"{label} is off by a constant {off:+.4g} everywhere: something adds or subtracts "
+                                   "a constant (a shifted ReLU, a stray bias) that the right answer does not have")
+    if want.numel() == 1:
+        return Diagnosis("values", f"{label} is {got.double().reshape(-1)[0].item():.8g}; the right answer is "
+                                   f"{want.double().reshape(-1)[0].item():.8g}")
     return Diagnosis("values", f"{label} is wrong (max rel diff {max_rel(got, want):.2e}) and not a constant "
                                "multiple of the right answer")

@@ -86,7 +86,8 @@ def mse(fn, ctx: Ctx, label: str = "mse(output, targ)") -> None:
     for k, case in enumerate(CASES):
         t = tensors(case, k)
         out, targ = t["out1"], t["targ"]
-        got = ctx.call_watching(fn, out, targ, watch={"output": out, "targ": targ})
+        sent = ctx.targets(targ)
+        got = ctx.call_watching(fn, out, sent, watch={"output": out, "targ": sent})
         bc = ((out - targ).pow(2).mean(), Diagnosis("broadcast", "(bs, 1) minus (bs,) broadcasts to (bs, bs), "
                                                                  "so this averages bs² differences: use output[:, 0]"))
         ctx.expect(label, got, (out[:, 0] - targ).pow(2).mean(), bs=case.bs,
@@ -98,7 +99,8 @@ def mse_grad(fn, ctx: Ctx) -> None:
     for k, case in enumerate(CASES):
         t = tensors(case, k)
         inp, targ = t["out1"], t["targ"]
-        ret = ctx.call_watching(fn, inp, targ, watch={"inp": inp, "targ": targ})
+        sent = ctx.targets(targ)
+        ret = ctx.call_watching(fn, inp, sent, watch={"inp": inp, "targ": sent})
         (want,) = vjp(lambda i, targ=targ: F.mse_loss(i[:, 0], targ), (inp,))
         ctx.expect("inp.g", _g(inp), want, bs=case.bs, returned=ret)
         if case.bs > 1:

@@ -33,7 +33,7 @@ CATALOGUE = (
     Mutant("mse_grad_no_2", "mse_grad", "missing factor 2", "factor2",
            "def mse_grad(inp, targ):\n    inp.g = (inp[:, 0] - targ)[:, None] / inp.shape[0]\n"),
     Mutant("mse_grad_broadcast", "mse_grad", "(bs, 1) - (bs,) broadcast to (bs, bs)", "broadcast",
-           "def mse_grad(inp, targ):\n    inp.g = 2.0 * (inp - targ) / inp.shape[0]\n"),
+           "def mse_grad(inp, targ):\n    inp.g = 2.0 * (inp - targ.reshape(-1)) / inp.shape[0]\n"),
     Mutant("mse_grad_returns", "mse_grad", "returned instead of stored in .g", "returned",
            "def mse_grad(inp, targ):\n    return 2.0 * (inp[:, 0] - targ)[:, None] / inp.shape[0]\n"),
     Mutant("lin_grad_w_transposed", "lin_grad", "weight gradient transposed", "transposed",
@@ -65,7 +65,7 @@ CATALOGUE = (
            "def cross_entropy_grad(inp, targ):\n    sm = inp.softmax(-1)\n    onehot = torch.zeros_like(sm)\n"
            "    onehot[range(targ.shape[0]), targ] = 1.0\n    inp.g = sm - onehot\n"),
     Mutant("mse_broadcast", "mse", "(bs, 1) - (bs,) broadcast to (bs, bs) in the loss", "broadcast",
-           "def mse(output, targ):\n    return (output - targ).pow(2).mean()\n"),
+           "def mse(output, targ):\n    return (output - targ.reshape(-1)).pow(2).mean()\n"),
     Mutant("relu_in_place", "relu", "input modified in place", "inplace",
            "def relu(x):\n    return x.clamp_min_(0.0)\n"),
     Mutant("he_init_no_2", "he_init", "He init without its factor 2", "he_factor2",

@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass, field
 
-STATUSES = ("pass", "wrong", "error", "missing", "not implemented")
+STATUSES = ("pass", "wrong", "error", "missing", "not implemented", "autograd", "skipped")
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,8 @@ class RuleResult:
 
     name: str
     part: str
-    status: str  # one of STATUSES
+    status: str  # one of STATUSES; "autograd": a backward rule whose gradient came from autograd (failing);
+    # "skipped": the name is only defined as a torch.nn.Module (the autograd version), nothing hand-written to grade
     max_rel: "float | None" = None  # over every case and tensor compared; None when nothing was compared
     hint: str = ""  # the diagnosis (wrong), the error line (error), a note (pass)
     key: str = ""  # the diagnosis' stable key, e.g. "missing_bs"

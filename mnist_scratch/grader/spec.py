@@ -14,15 +14,16 @@ class Rule:
     name: str
     part: str
     kind: str  # "def" or "class"
-    grade: Callable  # grade(obj, ctx): returns on pass, raises core.Failed otherwise
-
+    grade: Callable  # grade(fn, ctx) for a def (fn: an Op calling it), grade(name, ctx) for a class; raises Failed
 
 _GRADERS = {
-    "matmul": funcs.matmul, "normalize": funcs.normalize, "he_init": funcs.he_init, "lin": funcs.lin,
-    "relu": funcs.relu, "mse": funcs.mse, "mse_grad": funcs.mse_grad, "relu_grad": funcs.relu_grad,
-    "lin_grad": funcs.lin_grad, "forward_and_backward": chain.forward_and_backward, "Module": classes.module,
-    "Lin": classes.lin, "Relu": classes.relu, "Mse": classes.mse, "Model": chain.model,
-    "log_softmax": softmax.log_softmax, "nll": softmax.nll, "cross_entropy_grad": softmax.cross_entropy_grad,
+    "matmul": funcs.matmul, "normalize": funcs.normalize, "he_init": funcs.he_init,
+    "lin": funcs.lin, "relu": funcs.relu, "mse": funcs.mse,
+    "mse_grad": funcs.mse_grad, "relu_grad": funcs.relu_grad,
+    "lin_grad": funcs.lin_grad, "forward_and_backward": chain.forward_and_backward,
+    "Module": classes.module, "Lin": classes.lin, "Relu": classes.relu, "Mse": classes.mse, "Model": chain.model,
+    "log_softmax": softmax.log_softmax, "nll": softmax.nll,
+    "cross_entropy_grad": softmax.cross_entropy_grad,
 }
 RULES = tuple(Rule(name, BY_NAME[name].part, BY_NAME[name].kind, grade) for name, grade in _GRADERS.items())
 assert [r.name for r in RULES] == [n for n in BY_NAME], "the rules follow the exercise's order"

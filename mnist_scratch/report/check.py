@@ -14,7 +14,8 @@ from mnist_scratch.grader.classbook import Points, first_mistake, gradebook, gra
 from mnist_scratch.grader.mutants import MutantsReport
 from mnist_scratch.report.console import esc, print_json, stderr, stdout
 
-STYLE = {"pass": "green", "wrong": "bold red", "error": "bold red", "missing": "yellow", "not implemented": "yellow"}
+STYLE = {"pass": "green", "wrong": "bold red", "error": "bold red", "missing": "yellow", "not implemented": "yellow",
+         "autograd": "bold red", "skipped": "yellow"}
 
 
 def _rel(v: "float | None") -> str:
@@ -42,7 +43,7 @@ def renderable(res: CheckResult) -> Group:
         parts.append(Text("while loading the file (every other statement still ran):\n" + "\n".join(
             "- " + note.replace("\n", "\n  ") for note in res.notes), style="dim"))
     bad = [r for r in res.rules if not r.ok]
-    took = f"(took {res.seconds:.1f} s)"
+    took = f"(took {res.seconds:.2g} s)" if res.seconds < 1 else f"(took {res.seconds:.1f} s)"
     if res.ok:
         parts.append(Text(f"PASS: all {len(res.rules)} rules pass {took}", style="green"))
     elif res.error:

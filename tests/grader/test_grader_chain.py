@@ -90,7 +90,7 @@ def test_tensors_the_grader_cannot_see_are_skipped_and_a_mean_bias_is_named():
 def test_a_chain_gradient_is_judged_to_1e_8_and_a_tiny_error_is_not_mistaken_for_a_missing_mask():
     src = FORWARD + "    mse_grad(out, targ)\n    lin_grad(l2, out, w2, b2)\n    l2.g = l2.g * (1 + 5e-7)\n" \
                     "    relu_grad(l1, l2)\n    lin_grad(inp, l1, w1, b1)\n"
-    assert grade(src) == wrong("l2", L2 + "L2.g is wrong (max rel diff 5.00e-07) and not a constant multiple of the "
+    assert grade(src) == wrong("l2", L2 + "l2.g is wrong (max rel diff 5.00e-07) and not a constant multiple of the "
                                           "right answer", 5.000000000179624e-07)
 
 
@@ -104,17 +104,17 @@ def test_a_gradient_that_is_not_a_tensor_is_wrong_without_a_difference():
     # a lin_grad that forgets inp.g, and the chain stops there
     ("def lin_grad(inp, out, w, b):\n    w.g = inp.t() @ out.g\n    b.g = out.g.sum(0)\n\n" + FORWARD +
      "    mse_grad(out, targ)\n    lin_grad(l2, out, w2, b2)\n", "l2",
-     L2 + "L2.g is never set: the rule must store its gradient in l2.g"),
+     L2 + "l2.g is never set: the rule must store its gradient in l2.g"),
     # an mse_grad that returns its gradient, and nothing after it
     ("def mse_grad(inp, targ):\n    return 2.0 * (inp[:, 0] - targ)[:, None] / inp.shape[0]\n\n" + FORWARD +
-     "    mse_grad(out, targ)\n", "out", OUT + "Out.g is never set: the rule must store its gradient in out.g"),
+     "    mse_grad(out, targ)\n", "out", OUT + "out.g is never set: the rule must store its gradient in out.g"),
     # a relu_grad that returns its gradient, and nothing after it
     ("def relu_grad(inp, out):\n    return (inp > 0) * out.g\n\n" + FORWARD +
      "    mse_grad(out, targ)\n    lin_grad(l2, out, w2, b2)\n    relu_grad(l1, l2)\n", "l1",
-     L1 + "L1.g is never set: the rule must store its gradient in l1.g"),
+     L1 + "l1.g is never set: the rule must store its gradient in l1.g"),
     # placeholder lin_grads (`pass`) and no mse_grad yet
     ("def lin_grad(inp, out, w, b):\n    pass\n\n" + FORWARD + "    lin_grad(l2, out, w2, b2)\n"
-     "    lin_grad(inp, l1, w1, b1)\n", "out", OUT + "Out.g is never set: the rule must store its gradient in out.g"),
+     "    lin_grad(inp, l1, w1, b1)\n", "out", OUT + "out.g is never set: the rule must store its gradient in out.g"),
 ], ids=["lin_grad_no_inp_g", "mse_grad_returns", "relu_grad_returns", "placeholders"])
 def test_an_unfinished_chain_names_the_first_gradient_never_set(src, key, hint):
     assert grade(src) == wrong(key, hint)

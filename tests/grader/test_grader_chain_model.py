@@ -39,7 +39,7 @@ def test_a_wrong_loss_is_named_as_what_model_returns():
 
 def test_a_backward_that_does_nothing_names_the_models_output_first():
     assert grade(INIT + CALL + "    def backward(self):\n        pass\n") == wrong(
-        OUT + "Out.g is never set: the rule must store its gradient in out.g", "first_wrong:out")
+        OUT + "out.g is never set: the rule must store its gradient in out.g", "first_wrong:out")
 
 
 def test_a_wrong_loss_backward_is_found_on_the_last_layers_output_and_read_by_batch_size():

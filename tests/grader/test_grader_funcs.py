@@ -169,8 +169,9 @@ def test_he_init_2_percent_off_passes_and_unscaled_randn_is_named():
     ("relu", "x.clamp(max=0)", "kept the negatives and zeroed the positives: relu is max(x, 0), x.clamp_min(0.)",
      "relu_side", 1.0020450211733494),
     ("relu", "x.clamp(min=0) * 2", "relu(x) is twice the right answer: a factor 2 too many", "double", 1.0),
-    ("mse", "(output - targ).pow(2).mean()", "(bs, 1) minus (bs,) broadcasts to (bs, bs), so this averages bs² "
-                                             "differences: use output[:, 0]", "broadcast", 0.8465483784862807),
+    ("mse", "(output - targ.reshape(-1)).pow(2).mean()",
+     "(bs, 1) minus (bs,) broadcasts to (bs, bs), so this averages bs² differences: use output[:, 0]", "broadcast",
+     0.8465483784862807),
     ("mse", "(output[:, 0] - targ).pow(2).mean() * 2", "mse(output, targ) is twice the right answer: a factor 2 too "
                                                        "many", "double", 1.0),
 ], ids=["lin_no_bias", "lin_double", "relu_side", "relu_double", "mse_broadcast", "mse_double"])
@@ -192,5 +193,5 @@ def test_mse_at_batch_size_1_never_blames_broadcasting():
     # (1, 1) - (1,) broadcasts harmlessly, so a small error that only shows at bs = 1 is just a wrong value there
     r = grade("mse", "def mse(output, targ):\n    e = (output[:, 0] - targ).pow(2).mean()\n"
                      "    return e * (1 + 1e-6) if output.shape[0] == 1 else e\n")
-    assert r == wrong("mse", "forward", "mse(output, targ) is wrong (max rel diff 1.00e-06) and not a constant "
-                                        "multiple of the right answer", "values", 9.999999999382235e-07)
+    assert r == wrong("mse", "forward", "mse(output, targ) is 4.9306686; the right answer is 4.9306637", "values",
+                      9.999999999382235e-07)

@@ -18,8 +18,10 @@ def test_only_a_pass_row_is_ok(status, ok):
     assert row(status=status).ok is ok
 
 
-def test_statuses_are_the_five_verdicts():
-    assert STATUSES == ("pass", "wrong", "error", "missing", "not implemented")
+def test_statuses_are_the_seven_verdicts():
+    # "autograd": a backward rule whose gradient came from autograd, counted as failing (issue 20); "skipped": only
+    # an autograd torch.nn.Module under the name (issue 19)
+    assert STATUSES == ("pass", "wrong", "error", "missing", "not implemented", "autograd", "skipped")
 
 
 def test_a_row_defaults_to_nothing_compared_and_no_hint():
