@@ -14,21 +14,6 @@ from mnist_scratch.grader import check_file
 LEARNERS = Path(__file__).parent / "learners"
 EXPECTED = tomllib.loads((LEARNERS / "expected.toml").read_text())
 
-# Verdicts today's judging gets wrong (the loader's part is done; the judging of issue 19.2 is another branch's):
-# (file, rule). Marked xfail(strict=False) until that branch is merged; the lead removes this list then.
-JUDGING_TODO = {
-    ("02_v3_classes_nbconvert.py", "Model"), ("03_course22p2_backprop.ipynb", "Model"),
-    ("04_float32_column_targets.py", "mse"), ("04_float32_column_targets.py", "mse_grad"),
-    ("04_float32_column_targets.py", "Module"), ("04_float32_column_targets.py", "Mse"),
-    ("04_float32_column_targets.py", "Model"),
-    ("05_richmond_grad_attr.ipynb", "mse_grad"), ("05_richmond_grad_attr.ipynb", "relu_grad"),
-    ("05_richmond_grad_attr.ipynb", "lin_grad"), ("05_richmond_grad_attr.ipynb", "forward_and_backward"),
-    ("09_cross_entropy_percent.py", "Model"),
-    ("11_self_names_2019_classes.ipynb", "Lin"), ("11_self_names_2019_classes.ipynb", "Relu"),
-    ("11_self_names_2019_classes.ipynb", "Mse"), ("11_self_names_2019_classes.ipynb", "Model"),
-}
-
-
 @functools.cache
 def graded(name: str):
     return check_file(LEARNERS / name, seconds=10.0)
@@ -37,9 +22,7 @@ def graded(name: str):
 def cases():
     for name, rules in EXPECTED.items():
         for rule, want in rules.items():
-            marks = [pytest.mark.xfail(strict=False, reason="judging of issue 19.2 (grader-iso branch)")] \
-                if (name, rule) in JUDGING_TODO else []
-            yield pytest.param(name, rule, want, id=f"{name}:{rule}", marks=marks)
+            yield pytest.param(name, rule, want, id=f"{name}:{rule}")
 
 
 def test_there_are_at_least_ten_learner_files_each_with_a_verdict_for_every_rule():
