@@ -120,7 +120,7 @@ def test_a_fifo_the_tool_reads_is_never_waited_on(case, world, tmp_path):
         (run / runs.METRICS).unlink()
         os.mkfifo(run / runs.METRICS)
         args = ["train", "--resume", run, "--epochs", "2", "--no-progress"]
-        code, want = 2, f"error: {run / runs.METRICS} is a FIFO (named pipe), not a regular file"
+        code, want = 1, f"error: {run / runs.METRICS} is a FIFO (named pipe), not a regular file; refused"
     res = driver(s.url("/a/mnist.pkl.gz"), *map(str, args), "--data-dir", str(cache), timeout=60, text=True)
     assert (res.returncode, one_line(res.stderr)) == (code, want)
 

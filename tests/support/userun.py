@@ -23,10 +23,12 @@ def save_run(folder, nh=(50,), loss="ce", seed=0, mean=0.13, std=0.31, **meta) -
                 p.normal_(0, 0.1, generator=torch.Generator().manual_seed(seed + 1))
     path = folder / checkpoint.WEIGHTS
     checkpoint.save(path, dict(model.params()), cfg, 5, mean, std)
-    if meta:  # keys another version may write (a dataset name, class names): added to the metadata as they are
+    if meta:  # keys another version may write (a dataset name, class names): added to the metadata, sealed again
         with safe_open(path, "pt") as f:
             old = f.metadata()
-        save_file(load_file(path), path, metadata={**old, **meta})
+        tensors, new = load_file(path), {**old, **meta}
+        new["sha256"] = checkpoint.sealed(tensors, new)
+        save_file(tensors, path, metadata=new)
     return checkpoint.load(folder)
 
 
