@@ -176,3 +176,16 @@ def test_raise_base_exception_in_a_rule_and_at_top_level(tmp_path):
     src = SOLUTIONS + "\ndef relu(x):\n    raise BaseException('mine')\n\nraise BaseException('top')\n"
     code, rep, _, _ = check(tmp_path, src)
     assert code == 1 and status(rep, "relu") == "error" and status(rep, "lin_grad") == "pass"
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,  # json.loads: RecursionError
+                                  b'{"values": [], "traceback": 7, "notes": 1, "kinds": []}'])  # wrong types
+def test_a_hostile_reply_frame_from_the_child_is_a_report_not_a_crash(tmp_path, body):
+    frame = len(body).to_bytes(4, "big") + (0).to_bytes(4, "big") + body
+    src = SOLUTIONS + WRONG_MSE_GRAD + (
+        "\nimport os, sys\n"
+        "def relu(x):\n"
+        f"    os.write(int(sys.argv[-3]), {frame!r})\n"
+        "    return x.clamp(min=0.0)\n")
+    code, rep, _, _ = check(tmp_path, src)
+    assert code == 1 and not rep["ok"] and status(rep, "relu") == "error" and status(rep, "lin_grad") == "pass"
