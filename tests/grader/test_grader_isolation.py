@@ -189,3 +189,17 @@ def test_a_hostile_reply_frame_from_the_child_is_a_report_not_a_crash(tmp_path, 
         "    return x.clamp(min=0.0)\n")
     code, rep, _, _ = check(tmp_path, src)
     assert code == 1 and not rep["ok"] and status(rep, "relu") == "error" and status(rep, "lin_grad") == "pass"
+
+
+def test_rich_markup_in_what_the_learner_wrote_is_printed_as_text(capsys):
+    from mnist_scratch.grader.result import CheckResult, RuleResult
+    from mnist_scratch.report.check import render, render_class
+
+    bad = "[/bold] closing tag with nothing open [red]"
+    rows = [RuleResult("relu", "forward", "error", hint=f"ValueError: {bad}", key="error",
+                       traceback=('File "[/x].py", line 3, in relu', f"ValueError: {bad}"))]
+    res = CheckResult(rows, "sub/[/i]mine.py", notes=[f"a note {bad}"])
+    render(res)
+    render_class([res, CheckResult([], "[/b]other.py", error=f"cannot read {bad}")])
+    out = capsys.readouterr().out
+    assert out.count("[/bold] closing tag") >= 2 and "[/i]mine.py" in out and "[/b]other.py" in out
