@@ -8,6 +8,7 @@ everything it started and a fresh one reloads the file for the next rule.
 
 import functools
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ class RemoteLearner:
             child = spawn.spawn(memory_mb=self.memory_mb, cpu_seconds=int(self._left()) + 1,
                                 output_bytes=self.output_bytes, use_pidns=self.pidns)
         self.proc, self.fd_out, self.fd_in, self.pidns = child.proc, child.fd_out, child.fd_in, child.pidns
+        self.workdir = child.workdir
         self.drains.append(child.drain)
         return child.loading
 
@@ -86,6 +88,7 @@ class RemoteLearner:
         except (ProcessLookupError, PermissionError):
             pass
         p.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)  # what the file wrote in its cwd and TMPDIR
         for d in self.drains:
             d.join(0.2)
 

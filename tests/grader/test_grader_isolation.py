@@ -203,3 +203,39 @@ def test_rich_markup_in_what_the_learner_wrote_is_printed_as_text(capsys):
     render_class([res, CheckResult([], "[/b]other.py", error=f"cannot read {bad}")])
     out = capsys.readouterr().out
     assert out.count("[/bold] closing tag") >= 2 and "[/i]mine.py" in out and "[/b]other.py" in out
+
+
+def test_the_file_runs_in_a_fresh_folder_off_sys_path_removed_afterwards(tmp_path):
+    where = tmp_path / "where.json"
+    src = SOLUTIONS + (
+        "\nimport json, os, sys, tempfile\n"
+        "os.makedirs('mnist_scratch', exist_ok=True)\n"
+        "open('mnist_scratch/__init__.py', 'w').write('raise SystemExit(3)')\n"  # a package planted in the cwd
+        f"json.dump([os.getcwd(), tempfile.gettempdir(), sys.path], open({str(where)!r}, 'w'))\n")
+    code, rep, _, _ = check(tmp_path, src)
+    cwd, tmp, path = json.loads(where.read_text())
+    assert code == 0 and rep["ok"]
+    assert cwd != str(tmp_path) and tmp.startswith(cwd + os.sep) and not os.path.exists(cwd)
+    assert cwd not in path and "" not in path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "where.json"]
+
+
+def test_a_symlinked_submission_is_refused_and_its_target_never_shown(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TEACHER SECRET answer key\n")
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "a.py").write_text(SOLUTIONS)
+    (tmp_path / "class" / "link.py").symlink_to(secret)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "mnist_scratch", "check", *args], capture_output=True,
+                              timeout=120, env=env, cwd=tmp_path, text=True)
+
+    one = run("class/link.py")
+    assert one.returncode == 2 and "symbolic link" in one.stderr and len(one.stderr.strip().splitlines()) == 1
+    assert "SECRET" not in one.stdout + one.stderr
+    folder = run("class", "--json")
+    files = {Path(f["source"]).name: f for f in json.loads(folder.stdout)["files"]}
+    assert folder.returncode == 1 and files["a.py"]["ok"] and "symbolic link" in files["link.py"]["error"]
+    assert "SECRET" not in folder.stdout + folder.stderr
