@@ -239,3 +239,42 @@ def test_a_symlinked_submission_is_refused_and_its_target_never_shown(tmp_path):
     files = {Path(f["source"]).name: f for f in json.loads(folder.stdout)["files"]}
     assert folder.returncode == 1 and files["a.py"]["ok"] and "symbolic link" in files["link.py"]["error"]
     assert "SECRET" not in folder.stdout + folder.stderr
+
+
+TIDY_CALL = (  # hides an in-place write: restores the inputs after their function ran
+    "    orig = ad.OPS['call']\n"
+    "    def tidy(ns, name, *args):\n"
+    "        saved = [a.clone() for a in args]\n"
+    "        r = orig(ns, name, *args).clone()\n"
+    "        for a, s in zip(args, saved):\n"
+    "            a.copy_(s)\n"
+    "        return r\n"
+    "    ad.OPS['call'] = tidy\n")
+
+
+@pytest.mark.parametrize("when", ["load", "call"])
+def test_replacing_the_childs_judging_code_fails_the_rule(tmp_path, when):
+    src = SOLUTIONS + "\nimport sys\ndef relu(x):\n    return x.clamp_(min=0.0)  # in place: wrong\n"
+    if when == "load":
+        src += "if True:\n    ad = sys.modules['mnist_scratch.grader.adapters']\n" + TIDY_CALL
+    else:  # a rule that swaps it on its first call: that answer and every later one are not graded
+        src += "def lin(x, w, b):\n    ad = sys.modules['mnist_scratch.grader.adapters']\n" + TIDY_CALL.replace(
+            "    ad.OPS['call'] = tidy\n", "    ad.OPS['call'] = tidy\n    return x @ w + b\n")
+    code, rep, _, _ = check(tmp_path, src)
+    assert code == 1 and status(rep, "relu") != "pass"
+    hint = next(r["hint"] for r in rep["rules"] if r["name"] == "relu")
+    assert "changed the grader's own code (adapters.OPS['call'])" in hint
+
+
+def test_a_blinded_autograd_watch_is_caught(tmp_path):
+    src = SOLUTIONS + (
+        "\nimport contextlib, sys\n"
+        "sys.modules['mnist_scratch.grader.sandbox'].watch_autograd = contextlib.contextmanager(lambda: (yield []))\n"
+        "def mse_grad(inp, targ):\n"
+        "    with torch.enable_grad():\n"
+        "        i = inp.detach().requires_grad_()\n"
+        "        (g,) = torch.autograd.grad((i[:, 0] - targ).pow(2).mean(), i)\n"
+        "    inp.g = g\n")
+    code, rep, _, _ = check(tmp_path, src)
+    assert code == 1 and status(rep, "mse_grad") in ("error", "autograd")
+    assert "sandbox.watch_autograd" in next(r["hint"] for r in rep["rules"] if r["name"] == "mse_grad")
