@@ -136,6 +136,8 @@ def _submissions(paths: list[Path]) -> list[Path]:
         if p.is_dir():
             found += sorted(f for f in p.rglob("*") if f.suffix in SUFFIXES and f.is_file() and not any(
                 s.startswith(".") or s == "__pycache__" for s in f.relative_to(p).parts))
+        elif p.is_symlink():  # (a link inside a folder is refused by the grader: a row of its own)
+            raise UsageError(f"{p} is a symbolic link: check grades a file itself (copy it here)")
         elif p.is_file():
             found.append(p)
         else:

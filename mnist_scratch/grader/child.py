@@ -42,6 +42,38 @@ def graded(loaded, names) -> tuple[dict, dict]:
     return ns, notes
 
 
+def _fingerprint(modules: dict) -> dict:
+    """Every function and class of the grader's modules the child runs (and OPS' entries), with their code objects."""
+    seen = {}
+    for mname, mod in modules.items():
+        for name, obj in list(vars(mod).items()):
+            if getattr(obj, "__module__", None) != mod.__name__:
+                continue
+            seen[f"{mname}.{name}"] = (obj, getattr(obj, "__code__", None))
+            if isinstance(obj, type):
+                for attr, f in list(vars(obj).items()):
+                    seen[f"{mname}.{name}.{attr}"] = (f, getattr(f, "__code__", None))
+        ops = getattr(mod, "OPS", None)
+        if isinstance(ops, dict):
+            seen[f"{mname}.OPS"] = (ops, None)
+            seen |= {f"{mname}.OPS[{k!r}]": (f, getattr(f, "__code__", None)) for k, f in ops.items()}
+    return seen
+
+
+def _changed(modules: dict, before: dict) -> str:
+    """The first grader function or class the learner's code replaced since `before`, or ""."""
+    try:
+        now = _fingerprint(modules)
+    except Exception as e:  # noqa: BLE001 - a module emptied or a class made unreadable is a change too
+        return f"the grader's modules ({type(e).__name__})"
+    for key, (obj, code) in before.items():
+        got = now.get(key)
+        if got is None or got[0] is not obj or got[1] is not code:
+            return key
+    extra = now.keys() - before.keys()
+    return min(extra) if extra else ""
+
+
 def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
     """Load, then answer calls until the grader closes the pipe."""
     import torch
@@ -49,11 +81,15 @@ def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
     torch.set_num_threads(1)
     from pathlib import Path
 
-    from mnist_scratch.grader import adapters, wire
+    from mnist_scratch.grader import adapters, sandbox, wire
     from mnist_scratch.grader.sandbox import Bounded, Ran, learner_frames, run_op
 
     _set_limits(mem_mb, cpu_s)
     ns, is_theirs = {}, learner_frames(None)
+    # the learner's code runs in this process and can replace what judges it (OPS, watch_autograd...): each
+    # answer after such a change is an error, never a verdict (best effort: see docs/teachers.md)
+    guarded = {"adapters": adapters, "sandbox": sandbox, "wire": wire, "child": sys.modules[__name__]}
+    intact, tampered = _fingerprint(guarded), ""
     while True:
         try:
             header, data = wire.read_frame(fd_in)
@@ -73,6 +109,7 @@ def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
             else:
                 ns, defined = graded(loaded, header["names"])
                 is_theirs = learner_frames(loaded.filenames)
+                tampered = _changed(guarded, intact)
                 reply = {"syntax_error": loaded.syntax_error, "notes": list(loaded.notes),
                          "kinds": adapters.kinds(ns, header["names"]), "defined": defined}
             wire.write_frame(fd_out, wire.encode(reply, {}))
@@ -84,10 +121,14 @@ def serve(fd_in: int, fd_out: int, mem_mb: int, cpu_s: int) -> None:
                     dec.tensors[n].g = v
         args = dec.value(header["values"]["args"])
         try:
-            ran = run_op(functools.partial(adapters.OPS[header["op"]], ns), *args, seconds=header["seconds"],
-                         is_theirs=is_theirs, stdout=Bounded())
+            if not tampered:
+                ran = run_op(functools.partial(intact[f"adapters.OPS[{header['op']!r}]"][0], ns), *args,
+                             seconds=header["seconds"], is_theirs=is_theirs, stdout=Bounded())
         except BaseException as e:  # noqa: BLE001 - raise BaseException / KeyboardInterrupt in a rule is its answer
             ran = Ran(outcome="error", message=f"{type(e).__name__}: {e}"[:500])
+        tampered = tampered or _changed(guarded, intact)
+        if tampered:
+            ran = Ran(outcome="error", message=f"the file changed the grader's own code ({tampered}): not graded")
         head = {"outcome": ran.outcome, "message": ran.message[:2000],
                 "traceback": [s[:500] for s in ran.traceback[-40:]], "notes": list(ran.notes)}
         try:

@@ -8,6 +8,7 @@ everything it started and a fresh one reloads the file for the next rule.
 
 import functools
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ class RemoteLearner:
             child = spawn.spawn(memory_mb=self.memory_mb, cpu_seconds=int(self._left()) + 1,
                                 output_bytes=self.output_bytes, use_pidns=self.pidns)
         self.proc, self.fd_out, self.fd_in, self.pidns = child.proc, child.fd_out, child.fd_in, child.pidns
+        self.workdir = child.workdir
         self.drains.append(child.drain)
         return child.loading
 
@@ -86,6 +88,7 @@ class RemoteLearner:
         except (ProcessLookupError, PermissionError):
             pass
         p.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)  # what the file wrote in its cwd and TMPDIR
         for d in self.drains:
             d.join(0.2)
 
@@ -138,10 +141,11 @@ class RemoteLearner:
             return {"syntax_error": msg, "notes": [], "kinds": {}, "fatal": True}
         if header.get("usage_error"):
             return {"usage_error": str(header["usage_error"])[:2000], "syntax_error": "", "notes": [], "kinds": {}}
+        kinds, defined = _field(header, "kinds", dict), _field(header, "defined", dict)
         self.loaded = {"syntax_error": str(header.get("syntax_error") or "")[:2000],
-                       "notes": [str(n)[:4000] for n in header.get("notes", [])][:200],
-                       "kinds": {n: str(header.get("kinds", {}).get(n, "missing")) for n in self.names},
-                       "defined": {n: str(header.get("defined", {}).get(n, ""))[:500] for n in self.names}}
+                       "notes": [str(n)[:4000] for n in _field(header, "notes", list)][:200],
+                       "kinds": {n: str(kinds.get(n, "missing")) for n in self.names},
+                       "defined": {n: str(defined.get(n, ""))[:500] for n in self.names}}
         return self.loaded
 
     def kinds(self, names) -> dict:
@@ -163,7 +167,7 @@ class RemoteLearner:
             dec = wire.Decoder(header, data, known=dict(enumerate(mine)))
             if len(dec.tensors) < len(mine):
                 raise wire.WireError("the reply lacks the tensors sent")
-            value = dec.value(header.get("values", {}).get("value"))
+            value = dec.value(_field(header, "values", dict).get("value"))
             _apply(dec, mine)
         except wire.WireError as e:
             why = self._died()
@@ -175,8 +179,15 @@ class RemoteLearner:
             return Ran(outcome="error", message="the Python process running your code died"
                                                 + (f" ({why})" if why else f": {e}"))
         outcome = str(header.get("outcome"))
-        tb = tuple(str(s) for s in header.get("traceback", []))
-        return Ran(value, outcome, tb, str(header.get("message", "")), tuple(str(n) for n in header.get("notes", [])))
+        tb = tuple(str(s) for s in _field(header, "traceback", list))
+        notes = tuple(str(n) for n in _field(header, "notes", list))
+        return Ran(value, outcome, tb, str(header.get("message", "")), notes)
+
+
+def _field(header: dict, key: str, kind: type):
+    """header[key] when it is a kind (a dict or a list), else an empty one: the child's reply is not trusted."""
+    v = header.get(key)
+    return v if isinstance(v, kind) else kind()
 
 
 def _apply(dec: wire.Decoder, mine: list) -> None:

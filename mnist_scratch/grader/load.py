@@ -11,6 +11,7 @@ import builtins
 import io
 import json
 import linecache
+import os
 import re
 import threading
 import time
@@ -198,9 +199,11 @@ def ipynb_cell_list(text: str, path: str) -> list[Cell]:
 
 
 def read_bounded(path: Path) -> str:
-    """The file's text, refusing what is too large or unreadable."""
+    """The file's text, refusing what is too large, unreadable or a symlink (it may point at a teacher's file)."""
+    if os.path.islink(path):
+        raise UsageError(f"{path} is a symbolic link: check grades a file itself (copy it here)")
     try:
-        with open_regular(path) as f:  # a FIFO or device is refused (PathError), never waited on
+        with open_regular(path, follow=False) as f:  # a FIFO, device or late symlink: PathError
             data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None

@@ -9,12 +9,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MEMORY_MB = 2048  # address space the learner's code may map on top of torch
 OUTPUT_BYTES = 65536  # what the learner's prints may leave; the rest is counted and dropped
+ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding this mnist_scratch: the child imports the same
 
 
 @functools.cache
@@ -59,41 +62,52 @@ class Child:
     fd_in: int  # replies come from here
     drain: Drain
     pidns: bool
+    workdir: str  # the child's cwd and TMPDIR, removed with it
     started: float = field(default_factory=time.monotonic)  # the file's time limit counts from here
     loading: bool = False  # the load request is sent already
 
 
 def load_frame(path: str, seconds: float, names) -> bytes:
     """The request that loads a file (plain JSON, no tensors: wire.py's frame format, built without torch)."""
-    body = json.dumps({"op": "load", "path": path, "seconds": seconds, "names": list(names), "values": {},
-                       "tensors": []}).encode()
+    body = json.dumps({"op": "load", "path": os.path.abspath(path), "seconds": seconds, "names": list(names),
+                       "values": {}, "tensors": []}).encode()
     return len(body).to_bytes(4, "big") + (0).to_bytes(4, "big") + body
 
 
 def spawn(*, memory_mb: int, cpu_seconds: int, output_bytes: int, use_pidns: "bool | None" = None) -> Child:
-    """Start `python -m mnist_scratch.grader.child` in its own PID namespace (or under its reaper)."""
+    """Start `python -P -m mnist_scratch.grader.child` in its own PID namespace (or under its reaper).
+
+    Its cwd is a fresh empty folder (also its TMPDIR), so nothing it writes there shadows a package or outlives it,
+    and -P keeps that folder off sys.path.
+    """
     ns = pidns() if use_pidns is None else use_pidns
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
     out_r, out_w = os.pipe()
-    cmd = [sys.executable, "-m", "mnist_scratch.grader.child", *([] if ns else ["--reaper"]),
+    cmd = [sys.executable, "-P", "-m", "mnist_scratch.grader.child", *([] if ns else ["--reaper"]),
            str(req_r), str(rep_w), str(memory_mb), str(max(1, cpu_seconds))]
     if ns:
         cmd = [shutil.which("unshare"), "-Upf", "--kill-child", *cmd]
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    work = tempfile.mkdtemp(prefix="mnist-scratch-check-")
+    os.mkdir(os.path.join(work, "tmp"))
+    path = os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONSAFEPATH="1",
+               PYTHONPATH=path, TMPDIR=os.path.join(work, "tmp"))
+    env.pop("PYTHONSTARTUP", None)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, rep_w),
-                                env=env, start_new_session=True)
+                                env=env, cwd=work, start_new_session=True)
     except BaseException:
         for fd in (req_w, rep_r, out_r):
             os.close(fd)
+        shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
         for fd in (req_r, rep_w, out_w):
             os.close(fd)
     drain = Drain(out_r, output_bytes)
     drain.start()
-    return Child(proc, req_w, rep_r, drain, ns)
+    return Child(proc, req_w, rep_r, drain, ns, work)
 
 
 def spawn_loading(path: str, *, seconds: float, names, **kw) -> Child:

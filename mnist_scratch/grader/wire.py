@@ -13,7 +13,7 @@ import time
 import torch
 from torch import Tensor
 
-MAX_FRAME = 256 * 2**20  # a reply holds a few small tensors; a frame this big is not one
+MAX_FRAME = 16 * 2**20  # a reply holds a few tensors of the graded shapes (well under 1 MB); a bigger frame is not one
 MAX_DEPTH = 20
 DTYPES = {str(d).removeprefix("torch."): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16,
                                                      torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
@@ -188,7 +188,7 @@ def read_frame(fd: int, deadline: "float | None" = None) -> tuple[dict, bytes]:
     data = _read(fd, n_data, deadline)
     try:
         header = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError, MemoryError):  # (UnicodeDecodeError is a ValueError) nested too deep
         raise WireError("frame is not JSON") from None
     if not isinstance(header, dict):
         raise WireError("frame is not an object")

@@ -27,12 +27,12 @@ def renderable(res: CheckResult) -> Group:
     parts = []
     if res.error:
         parts.append(Text(f"{res.source}: {res.error}", style="bold red"))
-    t = Table(title=f"check {res.source}", title_justify="left", caption="max rel diff = max |yours − right| / "
+    t = Table(title=f"check {esc(res.source)}", title_justify="left", caption="max rel diff = max |yours − right| / "
               "max |right| over every shape tried (float64)", caption_justify="left")
     for col in ("rule", "status", "max rel diff", "diagnosis"):
         t.add_column(col, justify="right" if col == "max rel diff" else "left", overflow="fold")
     for r in res.rules:
-        t.add_row(r.name, Text(r.status, style=STYLE.get(r.status, "")), _rel(r.max_rel), r.hint)
+        t.add_row(esc(r.name), Text(r.status, style=STYLE.get(r.status, "")), _rel(r.max_rel), Text(r.hint))
     if not res.error:
         parts.append(t)
     for r in res.rules:
@@ -124,14 +124,14 @@ def render_class(results: list[CheckResult], *, as_json: bool = False) -> None:
         passed = f"{sum(r.ok for r in res.rules)} / {len(res.rules)}"
         what = res.error or ("" if bad is None else f"{bad.name}: {bad.status}" + (f" ({bad.hint})" if bad.hint
                                                                                      else ""))
-        t.add_row(res.source, Text(passed, style="green" if res.ok else "bold red"), what)
+        t.add_row(Text(res.source), Text(passed, style="green" if res.ok else "bold red"), Text(what))
     con.print(t)
     if summary.mistakes:
         m = Table(title="mistakes in the class (files making each)", title_justify="left")
         for col in ("mistake", "files", "diagnosis (first file)"):
             m.add_column(col, justify="right" if col == "files" else "left", overflow="fold")
         for mistake, n, hint in summary.mistakes:
-            m.add_row(mistake, f"{n} of {summary.files}", hint)
+            m.add_row(Text(mistake), f"{n} of {summary.files}", Text(hint))
         con.print(m)
     if summary.failing_rules:
         con.print("rules failing most: " + ", ".join(f"{r} ({n})" for r, n in summary.failing_rules[:5]))

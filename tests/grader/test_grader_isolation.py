@@ -176,3 +176,105 @@ def test_raise_base_exception_in_a_rule_and_at_top_level(tmp_path):
     src = SOLUTIONS + "\ndef relu(x):\n    raise BaseException('mine')\n\nraise BaseException('top')\n"
     code, rep, _, _ = check(tmp_path, src)
     assert code == 1 and status(rep, "relu") == "error" and status(rep, "lin_grad") == "pass"
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,  # json.loads: RecursionError
+                                  b'{"values": [], "traceback": 7, "notes": 1, "kinds": []}'])  # wrong types
+def test_a_hostile_reply_frame_from_the_child_is_a_report_not_a_crash(tmp_path, body):
+    frame = len(body).to_bytes(4, "big") + (0).to_bytes(4, "big") + body
+    src = SOLUTIONS + WRONG_MSE_GRAD + (
+        "\nimport os, sys\n"
+        "def relu(x):\n"
+        f"    os.write(int(sys.argv[-3]), {frame!r})\n"
+        "    return x.clamp(min=0.0)\n")
+    code, rep, _, _ = check(tmp_path, src)
+    assert code == 1 and not rep["ok"] and status(rep, "relu") == "error" and status(rep, "lin_grad") == "pass"
+
+
+def test_rich_markup_in_what_the_learner_wrote_is_printed_as_text(capsys):
+    from mnist_scratch.grader.result import CheckResult, RuleResult
+    from mnist_scratch.report.check import render, render_class
+
+    bad = "[/bold] closing tag with nothing open [red]"
+    rows = [RuleResult("relu", "forward", "error", hint=f"ValueError: {bad}", key="error",
+                       traceback=('File "[/x].py", line 3, in relu', f"ValueError: {bad}"))]
+    res = CheckResult(rows, "sub/[/i]mine.py", notes=[f"a note {bad}"])
+    render(res)
+    render_class([res, CheckResult([], "[/b]other.py", error=f"cannot read {bad}")])
+    out = capsys.readouterr().out
+    assert out.count("[/bold] closing tag") >= 2 and "[/i]mine.py" in out and "[/b]other.py" in out
+
+
+def test_the_file_runs_in_a_fresh_folder_off_sys_path_removed_afterwards(tmp_path):
+    where = tmp_path / "where.json"
+    src = SOLUTIONS + (
+        "\nimport json, os, sys, tempfile\n"
+        "os.makedirs('mnist_scratch', exist_ok=True)\n"
+        "open('mnist_scratch/__init__.py', 'w').write('raise SystemExit(3)')\n"  # a package planted in the cwd
+        f"json.dump([os.getcwd(), tempfile.gettempdir(), sys.path], open({str(where)!r}, 'w'))\n")
+    code, rep, _, _ = check(tmp_path, src)
+    cwd, tmp, path = json.loads(where.read_text())
+    assert code == 0 and rep["ok"]
+    assert cwd != str(tmp_path) and tmp.startswith(cwd + os.sep) and not os.path.exists(cwd)
+    assert cwd not in path and "" not in path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "where.json"]
+
+
+def test_a_symlinked_submission_is_refused_and_its_target_never_shown(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TEACHER SECRET answer key\n")
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "a.py").write_text(SOLUTIONS)
+    (tmp_path / "class" / "link.py").symlink_to(secret)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "mnist_scratch", "check", *args], capture_output=True,
+                              timeout=120, env=env, cwd=tmp_path, text=True)
+
+    one = run("class/link.py")
+    assert one.returncode == 2 and "symbolic link" in one.stderr and len(one.stderr.strip().splitlines()) == 1
+    assert "SECRET" not in one.stdout + one.stderr
+    folder = run("class", "--json")
+    files = {Path(f["source"]).name: f for f in json.loads(folder.stdout)["files"]}
+    assert folder.returncode == 1 and files["a.py"]["ok"] and "symbolic link" in files["link.py"]["error"]
+    assert "SECRET" not in folder.stdout + folder.stderr
+
+
+TIDY_CALL = (  # hides an in-place write: restores the inputs after their function ran
+    "    orig = ad.OPS['call']\n"
+    "    def tidy(ns, name, *args):\n"
+    "        saved = [a.clone() for a in args]\n"
+    "        r = orig(ns, name, *args).clone()\n"
+    "        for a, s in zip(args, saved):\n"
+    "            a.copy_(s)\n"
+    "        return r\n"
+    "    ad.OPS['call'] = tidy\n")
+
+
+@pytest.mark.parametrize("when", ["load", "call"])
+def test_replacing_the_childs_judging_code_fails_the_rule(tmp_path, when):
+    src = SOLUTIONS + "\nimport sys\ndef relu(x):\n    return x.clamp_(min=0.0)  # in place: wrong\n"
+    if when == "load":
+        src += "if True:\n    ad = sys.modules['mnist_scratch.grader.adapters']\n" + TIDY_CALL
+    else:  # a rule that swaps it on its first call: that answer and every later one are not graded
+        src += "def lin(x, w, b):\n    ad = sys.modules['mnist_scratch.grader.adapters']\n" + TIDY_CALL.replace(
+            "    ad.OPS['call'] = tidy\n", "    ad.OPS['call'] = tidy\n    return x @ w + b\n")
+    code, rep, _, _ = check(tmp_path, src)
+    assert code == 1 and status(rep, "relu") != "pass"
+    hint = next(r["hint"] for r in rep["rules"] if r["name"] == "relu")
+    assert "changed the grader's own code (adapters.OPS['call'])" in hint
+
+
+def test_a_blinded_autograd_watch_is_caught(tmp_path):
+    src = SOLUTIONS + (
+        "\nimport contextlib, sys\n"
+        "sys.modules['mnist_scratch.grader.sandbox'].watch_autograd = contextlib.contextmanager(lambda: (yield []))\n"
+        "def mse_grad(inp, targ):\n"
+        "    with torch.enable_grad():\n"
+        "        i = inp.detach().requires_grad_()\n"
+        "        (g,) = torch.autograd.grad((i[:, 0] - targ).pow(2).mean(), i)\n"
+        "    inp.g = g\n")
+    code, rep, _, _ = check(tmp_path, src)
+    assert code == 1 and status(rep, "mse_grad") in ("error", "autograd")
+    assert "sandbox.watch_autograd" in next(r["hint"] for r in rep["rules"] if r["name"] == "mse_grad")

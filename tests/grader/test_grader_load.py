@@ -50,7 +50,7 @@ def test_a_huge_file_is_never_read_whole(monkeypatch, tmp_path):
             asked.append(n)
             return b"#" * n
 
-    monkeypatch.setattr(load, "open_regular", lambda path: Huge())
+    monkeypatch.setattr(load, "open_regular", lambda path, **kw: Huge())
     with pytest.raises(UsageError, match="larger than 5 MB"):
         read_bounded(tmp_path / "huge.py")
     assert asked == [MAX_BYTES + 1]
