@@ -90,7 +90,9 @@ def spawn(*, memory_mb: int, cpu_seconds: int, output_bytes: int, use_pidns: "bo
         cmd = [shutil.which("unshare"), "-Upf", "--kill-child", *cmd]
     work = tempfile.mkdtemp(prefix="mnist-scratch-check-")
     os.mkdir(os.path.join(work, "tmp"))
-    path = os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
+    # absolute entries only: an empty or relative one would name the child's cwd, where the file can plant modules
+    theirs = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if os.path.isabs(p)]
+    path = os.pathsep.join([ROOT, *theirs])
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONSAFEPATH="1",
                PYTHONPATH=path, TMPDIR=os.path.join(work, "tmp"))
     env.pop("PYTHONSTARTUP", None)
